@@ -1,0 +1,552 @@
+#!/usr/bin/env bash
+# Side-by-side end-to-end benchmark: edged, nginx and HAProxy in front of the
+# same two origins, loaded by wrk over loopback.
+#
+#   bench/e2e/run.sh [--out FILE]
+#
+# For each response size, each round runs every proxy once, in turn (rounds
+# alternate proxies so drift in the machine's load spreads over all of them).
+# A run: start the proxy, check it answers 200 with the expected body size,
+# warm up, then measure with `wrk --latency`; the proxy's CPU time is the
+# user+system time of all its processes (/proc/PID/stat) over the measured run.
+# Prints a markdown report (medians over rounds, ratios, every run) to stdout,
+# and to FILE with --out. Progress goes to stderr. Exits 1 if any run failed.
+#
+# Environment (defaults in brackets):
+#   PROXIES      proxies to compare; the first is compared to the others
+#                ["edged nginx haproxy"]
+#   SIZES        response body sizes ["1KiB 64KiB"]
+#   ROUNDS [3]  DURATION [10s]  WARMUP [2s, 0 = none]
+#   CONNECTIONS [64]  THREADS [2] (wrk)  WORKERS [2] (proxy workers/threads)
+#   ORIGIN       edge-origin | nginx (static file, to try the harness without
+#                edge-origin) [edge-origin]
+#   PIN          1 = pin origin i to CPU i mod nproc with taskset [1]
+#   ORIGIN_PORTS ["18001 18002"]  PROXY_PORT [18080]
+#   EDGED, EDGE_ORIGIN  binaries [build/release/edged, build/release/edge-origin]
+#   SKIP_BUILD=1 do not run scripts/build; KEEP_TMP=1 keep configs and logs
+set -euo pipefail
+
+usage() { sed -n '2,30s/^# \{0,1\}//p' "$0"; }
+
+out_file=""
+while (($#)); do
+  case "$1" in
+    --out)
+      [[ $# -ge 2 ]] || { echo "run.sh: --out needs a file" >&2; exit 2; }
+      out_file="$2"
+      shift
+      ;;
+    -h | --help) usage; exit 0 ;;
+    *) echo "run.sh: unknown argument '$1'" >&2; usage >&2; exit 2 ;;
+  esac
+  shift
+done
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+read -ra proxies <<<"${PROXIES:-edged nginx haproxy}"
+read -ra sizes <<<"${SIZES:-1KiB 64KiB}"
+read -ra origin_ports <<<"${ORIGIN_PORTS:-18001 18002}"
+rounds="${ROUNDS:-3}"
+duration="${DURATION:-10s}"
+warmup="${WARMUP:-2s}"
+connections="${CONNECTIONS:-64}"
+threads="${THREADS:-2}"
+workers="${WORKERS:-2}"
+origin_kind="${ORIGIN:-edge-origin}"
+pin="${PIN:-1}"
+proxy_port="${PROXY_PORT:-18080}"
+edged_bin="${EDGED:-$root/build/release/edged}"
+origin_bin="${EDGE_ORIGIN:-$root/build/release/edge-origin}"
+ncpu="$(nproc)"
+clk_tck="$(getconf CLK_TCK)"
+
+log() { echo "[e2e] $*" >&2; }
+die() { echo "[e2e] error: $*" >&2; exit 1; }
+
+for p in "${proxies[@]}"; do
+  case "$p" in edged | nginx | haproxy) ;; *) die "unknown proxy '$p' (edged, nginx, haproxy)" ;; esac
+done
+case "$origin_kind" in edge-origin | nginx) ;; *) die "ORIGIN must be edge-origin or nginx" ;; esac
+((${#proxies[@]} > 0 && ${#sizes[@]} > 0 && ${#origin_ports[@]} > 0)) ||
+  die "PROXIES, SIZES and ORIGIN_PORTS must not be empty"
+
+# ---- tools and binaries --------------------------------------------------------
+"$root/scripts/bootstrap" --bench
+# Build what is used and not given explicitly (EDGED / EDGE_ORIGIN).
+targets=()
+[[ " ${proxies[*]} " == *" edged "* && -z "${EDGED:-}" ]] && targets+=(--target edged)
+[[ "$origin_kind" == edge-origin && -z "${EDGE_ORIGIN:-}" ]] && targets+=(--target edge-origin)
+if ((${#targets[@]} > 0)) && [[ "${SKIP_BUILD:-0}" != 1 ]]; then
+  log "building ${targets[*]} (Release)"
+  "$root/scripts/build" release "${targets[@]}" >&2
+fi
+nginx_bin="$(command -v nginx || echo /usr/sbin/nginx)"
+haproxy_bin="$(command -v haproxy || echo /usr/sbin/haproxy)"
+if [[ " ${proxies[*]} " == *" edged "* ]]; then
+  [[ -x "$edged_bin" ]] || die "no edged binary at $edged_bin"
+fi
+[[ "$origin_kind" != edge-origin || -x "$origin_bin" ]] || die "no edge-origin binary at $origin_bin"
+command -v wrk >/dev/null || die "wrk not installed"
+
+# ---- helpers ---------------------------------------------------------------------
+# size_bytes 64KiB -> 65536
+size_bytes() {
+  local s="$1" n unit
+  n="${s%%[!0-9]*}"
+  unit="${s#"$n"}"
+  [[ -n "$n" ]] || die "bad size '$s'"
+  case "$unit" in
+    "" | B) echo "$n" ;;
+    KiB | K | k) echo $((n * 1024)) ;;
+    MiB | M) echo $((n * 1024 * 1024)) ;;
+    *) die "bad size '$s' (use 512, 1KiB, 64KiB, 1MiB)" ;;
+  esac
+}
+
+port_in_use() {
+  if command -v ss >/dev/null 2>&1; then
+    [[ -n "$(ss -Htln "sport = :$1" 2>/dev/null)" ]]
+  else
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+  fi
+}
+
+# descendants PID: PID and every process below it, one per line.
+descendants() {
+  local f line rest
+  local -a fields
+  local -A children=()
+  for f in /proc/[0-9]*/stat; do
+    line="$(cat "$f" 2>/dev/null)" || continue
+    rest="${line##*) }"
+    read -ra fields <<<"$rest"
+    local pid="${f#/proc/}"
+    pid="${pid%/stat}"
+    children[${fields[1]}]+=" $pid"
+  done
+  local -a queue=("$1")
+  while ((${#queue[@]})); do
+    local p="${queue[0]}"
+    queue=("${queue[@]:1}")
+    echo "$p"
+    if [[ -n "${children[$p]:-}" ]]; then
+      # shellcheck disable=SC2206
+      queue+=(${children[$p]})
+    fi
+  done
+}
+
+# cpu_ticks PID...: utime + stime (fields 14 and 15 of /proc/PID/stat), summed.
+cpu_ticks() {
+  local total=0 p line rest
+  local -a fields
+  for p in "$@"; do
+    line="$(cat "/proc/$p/stat" 2>/dev/null)" || continue
+    rest="${line##*) }" # fields from 3 on: field N is fields[N-3]
+    read -ra fields <<<"$rest"
+    total=$((total + fields[11] + fields[12]))
+  done
+  echo "$total"
+}
+
+# stop_tree PID: SIGTERM to PID and its descendants, up to 10 s, then SIGKILL.
+stop_tree() {
+  local pid="$1" i
+  local -a all
+  mapfile -t all < <(descendants "$pid")
+  kill -TERM "${all[@]}" 2>/dev/null || true
+  for ((i = 0; i < 100; i++)); do
+    kill -0 "${all[@]}" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -KILL "${all[@]}" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+
+wait_port_free() {
+  local i
+  for ((i = 0; i < 100; i++)); do
+    port_in_use "$1" || return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+# wait_ok URL BYTES PID: until URL answers 200 with a BYTES-long body (15 s).
+wait_ok() {
+  local url="$1" bytes="$2" pid="$3" i got
+  for ((i = 0; i < 150; i++)); do
+    kill -0 "$pid" 2>/dev/null || return 1
+    got="$(curl -s -o /dev/null --max-time 2 -w '%{http_code} %{size_download}' "$url" || true)"
+    [[ "$got" == "200 $bytes" ]] && return 0
+    sleep 0.1
+  done
+  log "last answer from $url: '${got:-none}' (want '200 $bytes')"
+  return 1
+}
+
+tmp="$(mktemp -d "${TMPDIR:-/tmp}/edge-e2e.XXXXXX")"
+chmod 755 "$tmp" # nginx workers run as an unprivileged user
+origin_pids=()
+proxy_pid=""
+cleanup() {
+  local rc=$?
+  trap - EXIT INT TERM
+  [[ -n "$proxy_pid" ]] && stop_tree "$proxy_pid"
+  local p
+  for p in "${origin_pids[@]}"; do stop_tree "$p"; done
+  if [[ "${KEEP_TMP:-0}" == 1 || $rc -ne 0 ]]; then
+    log "configs and logs kept in $tmp"
+  else
+    rm -rf "$tmp"
+  fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+for port in "${origin_ports[@]}" "$proxy_port"; do
+  port_in_use "$port" && die "port $port is already in use (set ORIGIN_PORTS / PROXY_PORT)"
+done
+
+# nginx writes temporary files of every compiled-in module to its build-time
+# paths unless told otherwise; point them all into the run's directory.
+nginx_temp_paths() {
+  local dir="$1" m
+  mkdir -p "$dir"
+  echo "client_body_temp_path $dir/body; proxy_temp_path $dir/proxy;"
+  for m in fastcgi uwsgi scgi; do
+    "$nginx_bin" -V 2>&1 | grep -q -- "--without-http_${m}_module" ||
+      echo "${m}_temp_path $dir/$m;"
+  done
+}
+
+# ---- origins ---------------------------------------------------------------------
+start_origins() {
+  local size="$1" bytes i port cpu
+  bytes="$(size_bytes "$size")"
+  for i in "${!origin_ports[@]}"; do
+    port="${origin_ports[i]}"
+    local -a prefix=()
+    if [[ "$pin" == 1 ]] && command -v taskset >/dev/null; then
+      cpu=$((i % ncpu))
+      prefix=(taskset -c "$cpu")
+    fi
+    if [[ "$origin_kind" == edge-origin ]]; then
+      "${prefix[@]}" "$origin_bin" --listen "127.0.0.1:$port" --body-size "$size" \
+        --threads 1 --id "origin-$((i + 1))" >"$tmp/origin-$port.log" 2>&1 &
+    else
+      local dir="$tmp/origin-$port"
+      mkdir -p "$dir/www"
+      head -c "$bytes" /dev/zero | tr '\0' 'x' >"$dir/www/body"
+      cat >"$dir/nginx.conf" <<EOF
+worker_processes 1;
+pid $dir/nginx.pid;
+error_log $dir/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  keepalive_requests 1000000;
+  default_type application/octet-stream;
+  $(nginx_temp_paths "$dir/temp")
+  server {
+    listen 127.0.0.1:$port;
+    root $dir/www;
+    location / { try_files /body =404; }
+  }
+}
+EOF
+      "${prefix[@]}" "$nginx_bin" -e "$dir/error.log" -c "$dir/nginx.conf" -g 'daemon off;' \
+        >"$tmp/origin-$port.log" 2>&1 &
+    fi
+    origin_pids+=($!)
+  done
+  for i in "${!origin_ports[@]}"; do
+    if ! wait_ok "http://127.0.0.1:${origin_ports[i]}/" "$bytes" "${origin_pids[i]}"; then
+      tail -n 20 "$tmp/origin-${origin_ports[i]}.log" >&2 || true
+      die "origin on port ${origin_ports[i]} does not answer 200 with $bytes bytes"
+    fi
+  done
+}
+
+stop_origins() {
+  local p
+  for p in "${origin_pids[@]}"; do stop_tree "$p"; done
+  origin_pids=()
+  for p in "${origin_ports[@]}"; do wait_port_free "$p" || die "port $p still in use"; done
+}
+
+# ---- proxies ---------------------------------------------------------------------
+write_config() {
+  local name="$1" dir="$tmp/$1" port
+  mkdir -p "$dir"
+  case "$name" in
+    edged)
+      {
+        echo "workers: $workers"
+        echo "admin: off"
+        echo "access_log: { path: off }"
+        echo "listeners:"
+        echo "  - name: bench"
+        echo "    listen: 127.0.0.1:$proxy_port"
+        echo "    protocol: HTTP"
+        echo "    default_action: { forward: { target_group: origins } }"
+        echo "target_groups:"
+        echo "  - name: origins"
+        echo "    protocol: HTTP"
+        echo "    algorithm: round_robin"
+        echo "    health_check: { enabled: false }"
+        echo "    targets:"
+        for port in "${origin_ports[@]}"; do echo "      - 127.0.0.1:$port"; done
+      } >"$dir/edged.yaml"
+      ;;
+    nginx)
+      {
+        echo "worker_processes $workers;"
+        echo "pid $dir/nginx.pid;"
+        echo "error_log $dir/error.log warn;"
+        echo "events { worker_connections 4096; }"
+        echo "http {"
+        echo "  access_log off;"
+        echo "  keepalive_requests 1000000;"
+        echo "  $(nginx_temp_paths "$dir/temp")"
+        echo "  proxy_buffer_size 16k;"
+        echo "  proxy_buffers 8 16k;"
+        echo "  proxy_max_temp_file_size 0;"
+        echo "  upstream origins {"
+        for port in "${origin_ports[@]}"; do echo "    server 127.0.0.1:$port;"; done
+        echo "    keepalive 64;"
+        echo "    keepalive_requests 1000000;"
+        echo "  }"
+        echo "  server {"
+        echo "    listen 127.0.0.1:$proxy_port reuseport;"
+        echo "    location / {"
+        echo "      proxy_pass http://origins;"
+        echo "      proxy_http_version 1.1;"
+        echo "      proxy_set_header Connection \"\";"
+        echo "    }"
+        echo "  }"
+        echo "}"
+      } >"$dir/nginx.conf"
+      ;;
+    haproxy)
+      {
+        echo "global"
+        echo "  nbthread $workers"
+        echo "  maxconn 4096"
+        echo "defaults"
+        echo "  mode http"
+        echo "  option http-keep-alive"
+        echo "  http-reuse always"
+        echo "  timeout connect 5s"
+        echo "  timeout client 30s"
+        echo "  timeout server 30s"
+        echo "  timeout http-keep-alive 30s"
+        echo "frontend bench"
+        echo "  bind 127.0.0.1:$proxy_port"
+        echo "  default_backend origins"
+        echo "backend origins"
+        echo "  balance roundrobin"
+        local i=1
+        for port in "${origin_ports[@]}"; do
+          echo "  server o$i 127.0.0.1:$port"
+          i=$((i + 1))
+        done
+      } >"$dir/haproxy.cfg"
+      ;;
+  esac
+}
+
+# Validates the generated configuration (a clear error beats a failed start).
+check_config() {
+  local dir="$tmp/$1"
+  case "$1" in
+    edged) "$edged_bin" --check-config -c "$dir/edged.yaml" ;;
+    nginx) "$nginx_bin" -t -q -e "$dir/error.log" -c "$dir/nginx.conf" ;;
+    haproxy) "$haproxy_bin" -c -q -f "$dir/haproxy.cfg" ;;
+  esac
+}
+
+start_proxy() {
+  local dir="$tmp/$1"
+  case "$1" in
+    edged) "$edged_bin" -c "$dir/edged.yaml" >"$dir/out.log" 2>&1 & ;;
+    nginx)
+      "$nginx_bin" -e "$dir/error.log" -c "$dir/nginx.conf" -g 'daemon off;' \
+        >"$dir/out.log" 2>&1 &
+      ;;
+    haproxy) "$haproxy_bin" -db -f "$dir/haproxy.cfg" >"$dir/out.log" 2>&1 & ;;
+  esac
+  proxy_pid=$!
+}
+
+proxy_version() {
+  case "$1" in
+    edged) "$edged_bin" --version 2>&1 | head -n 1 || true ;;
+    nginx) "$nginx_bin" -v 2>&1 | sed 's/^nginx version: //' ;;
+    haproxy) "$haproxy_bin" -v 2>&1 | head -n 1 | awk '{print $1, $3}' ;;
+  esac
+}
+
+# ---- one measured run ------------------------------------------------------------
+# parse_wrk FILE -> "requests req_per_s p50_us p99_us errors"
+parse_wrk() {
+  awk '
+    function us(v) {
+      if (v ~ /us$/) return v + 0
+      if (v ~ /ms$/) return (v + 0) * 1000
+      if (v ~ /m$/) return (v + 0) * 60e6
+      if (v ~ /s$/) return (v + 0) * 1e6
+      return v + 0
+    }
+    $1 == "50%" { p50 = us($2) }
+    $1 == "99%" { p99 = us($2) }
+    $2 == "requests" && $3 == "in" { reqs = $1 }
+    $1 == "Requests/sec:" { rps = $2 }
+    /Non-2xx or 3xx responses:/ { errors += $NF }
+    /Socket errors:/ { gsub(/,/, ""); errors += $4 + $6 + $8 + $10 }
+    END { printf "%d %.2f %.1f %.1f %d\n", reqs, rps, p50, p99, errors }
+  ' "$1"
+}
+
+results="$tmp/results.tsv" # size proxy round rps p50_us p99_us cpu_us_per_req errors
+: >"$results"
+failed_runs=0
+declare -A broken=() # proxy -> 1 once it failed to start for this size
+
+measure() {
+  local size="$1" name="$2" round="$3" bytes url="http://127.0.0.1:$proxy_port/"
+  bytes="$(size_bytes "$size")"
+  wait_port_free "$proxy_port" || die "port $proxy_port still in use"
+  start_proxy "$name"
+  if ! wait_ok "$url" "$bytes" "$proxy_pid"; then
+    log "$name does not answer 200 with a $bytes-byte body on $url; its log:"
+    tail -n 20 "$tmp/$name/out.log" "$tmp/$name/error.log" >&2 2>/dev/null || true
+    stop_tree "$proxy_pid"
+    proxy_pid=""
+    broken[$name]=1
+    failed_runs=$((failed_runs + 1))
+    return
+  fi
+  if [[ "$warmup" != 0 ]]; then
+    wrk -t"$threads" -c"$connections" -d"$warmup" "$url" >/dev/null 2>&1 || true
+  fi
+  local -a pids
+  mapfile -t pids < <(descendants "$proxy_pid")
+  local wrk_out="$tmp/wrk-$size-$name-$round.txt" t0 t1
+  t0="$(cpu_ticks "${pids[@]}")"
+  wrk -t"$threads" -c"$connections" -d"$duration" --latency "$url" >"$wrk_out" 2>&1 || true
+  t1="$(cpu_ticks "${pids[@]}")"
+  stop_tree "$proxy_pid"
+  proxy_pid=""
+
+  local reqs rps p50 p99 errors
+  read -r reqs rps p50 p99 errors < <(parse_wrk "$wrk_out")
+  if ((reqs == 0)); then
+    log "$name: wrk completed no request; its output:"
+    cat "$wrk_out" >&2
+    failed_runs=$((failed_runs + 1))
+    return
+  fi
+  local cpu
+  cpu="$(awk -v d=$((t1 - t0)) -v hz="$clk_tck" -v n="$reqs" 'BEGIN { printf "%.2f", d / hz * 1e6 / n }')"
+  ((errors == 0)) || log "$name: $errors errors (non-2xx or socket) in this run"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
+    "$size" "$name" "$round" "$rps" "$p50" "$p99" "$cpu" "$errors" >>"$results"
+  log "$(printf '%-7s %-7s round %s: %10.0f req/s  p50 %7.0f us  p99 %7.0f us  %6.2f CPU us/req' \
+    "$size" "$name" "$round" "$rps" "$p50" "$p99" "$cpu")"
+}
+
+# ---- main ------------------------------------------------------------------------
+for name in "${proxies[@]}"; do
+  write_config "$name"
+  check_config "$name" || die "generated $name configuration is invalid ($tmp/$name)"
+done
+
+for size in "${sizes[@]}"; do
+  log "origins: ${#origin_ports[@]} x $origin_kind, $size responses"
+  start_origins "$size"
+  broken=()
+  for ((round = 1; round <= rounds; round++)); do
+    for name in "${proxies[@]}"; do
+      [[ -n "${broken[$name]:-}" ]] && continue
+      measure "$size" "$name" "$round"
+    done
+  done
+  stop_origins
+done
+
+# ---- report ------------------------------------------------------------------------
+# median SIZE PROXY COLUMN (4 = req/s, 5 = p50, 6 = p99, 7 = CPU/req)
+median() {
+  awk -F'\t' -v s="$1" -v p="$2" -v c="$3" '$1 == s && $2 == p { print $c }' "$results" |
+    sort -g | awk '{ v[NR] = $1 } END {
+      if (NR == 0) { print ""; exit }
+      if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b == 0) print "n/a"; else printf "%.2f", a / b }'; }
+fmt() { awk -v v="$1" -v f="$2" 'BEGIN { if (v == "") print "n/a"; else printf f, v }'; }
+ms() { awk -v v="$1" 'BEGIN { if (v == "") print "n/a"; else printf "%.2f", v / 1000 }'; }
+label() { case "$1" in edged) echo edged ;; nginx) echo nginx ;; haproxy) echo HAProxy ;; esac; }
+
+report="$tmp/report.md"
+{
+  commit="$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+  [[ -n "$(git -C "$root" status --porcelain --untracked-files=no 2>/dev/null)" ]] &&
+    commit="$commit (with local changes)"
+  cpu_model="$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)"
+  echo "## End-to-end: $(label "${proxies[0]}")$(for p in "${proxies[@]:1}"; do printf ', %s' "$(label "$p")"; done)"
+  echo
+  echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'); commit $commit"
+  echo "- machine: $ncpu CPUs (${cpu_model:-unknown}), $(uname -sr); load generator, proxy and origins share it"
+  echo "- load: \`wrk -t$threads -c$connections -d$duration --latency\` after a ${warmup} warm-up;" \
+    "$rounds rounds, proxies alternating within each round"
+  echo "- origins: ${#origin_ports[@]} x $origin_kind (1 thread each$([[ "$pin" == 1 ]] && echo ', pinned one per CPU')), round robin"
+  echo "- proxies ($workers workers/threads each, keep-alive to the origins, no access log):"
+  for p in "${proxies[@]}"; do echo "  $(label "$p") $(proxy_version "$p")"; done
+  echo "- CPU/req: user+system time of all the proxy's processes during the measured run, divided by requests"
+  echo "- command: \`PROXIES=\"${proxies[*]}\" SIZES=\"${sizes[*]}\" ROUNDS=$rounds DURATION=$duration CONNECTIONS=$connections ORIGIN=$origin_kind bench/e2e/run.sh\`"
+  for size in "${sizes[@]}"; do
+    echo
+    echo "### $size responses (median of $rounds round$( ((rounds > 1)) && echo s))"
+    echo
+    echo "| proxy | req/s | p50 ms | p99 ms | CPU µs/req | errors |"
+    echo "|---|---:|---:|---:|---:|---:|"
+    for p in "${proxies[@]}"; do
+      errs="$(awk -F'\t' -v s="$size" -v p="$p" '$1 == s && $2 == p { e += $8 } END { print e + 0 }' "$results")"
+      printf '| %s | %s | %s | %s | %s | %s |\n' "$(label "$p")" \
+        "$(fmt "$(median "$size" "$p" 4)" '%.0f')" \
+        "$(ms "$(median "$size" "$p" 5)")" "$(ms "$(median "$size" "$p" 6)")" \
+        "$(fmt "$(median "$size" "$p" 7)" '%.2f')" "$errs"
+    done
+    if ((${#proxies[@]} > 1)); then
+      echo
+      s="${proxies[0]}"
+      for p in "${proxies[@]:1}"; do
+        echo "- $(label "$s")/$(label "$p"): req/s $(ratio "$(median "$size" "$s" 4)" "$(median "$size" "$p" 4)")," \
+          "CPU/req $(ratio "$(median "$size" "$s" 7)" "$(median "$size" "$p" 7)")"
+      done
+    fi
+  done
+  echo
+  echo "### Every run"
+  echo
+  echo "| size | proxy | round | req/s | p50 ms | p99 ms | CPU µs/req | errors |"
+  echo "|---|---|---:|---:|---:|---:|---:|---:|"
+  awk -F'\t' '{ name = ($2 == "haproxy") ? "HAProxy" : $2
+    printf "| %s | %s | %s | %.0f | %.2f | %.2f | %.2f | %d |\n",
+      $1, name, $3, $4, $5 / 1000, $6 / 1000, $7, $8 }' "$results"
+  if ((failed_runs > 0)); then
+    echo
+    echo "**$failed_runs run(s) failed; see the log above.**"
+  fi
+} >"$report"
+
+cat "$report"
+if [[ -n "$out_file" ]]; then
+  mkdir -p "$(dirname "$out_file")"
+  cp "$report" "$out_file"
+  log "report written to $out_file"
+fi
+((failed_runs == 0))

@@ -1,0 +1,223 @@
+#pragma once
+/// Plain configuration structs with defaults (CONFIG.md is the contract).
+/// A Config is an immutable snapshot once loaded and validated.
+/// Thread: any (read-only after load).
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace edge::config {
+
+using Duration = std::chrono::milliseconds;
+
+inline constexpr std::uint64_t kKiB = 1024;
+inline constexpr std::uint64_t kMiB = 1024 * kKiB;
+inline constexpr std::uint64_t kGiB = 1024 * kMiB;
+
+/// `host:port`, `[v6]:port` or `:port` (host empty = all interfaces).
+struct Address {
+  std::string host;
+  std::uint16_t port = 0;
+  std::string to_string() const;  // "host:port" / "[v6]:port" / ":port"
+};
+
+enum class DesyncMode { monitor, defensive, strictest };
+enum class Protocol { http, https };
+enum class Algorithm { least_outstanding_requests, round_robin };
+enum class AccessLogFormat { alb, json };
+
+struct AdminConfig {
+  bool enabled = true;  // `admin: off` disables the admin listener
+  Address listen{"127.0.0.1", 9901};
+  std::string token;
+  std::string state_file;
+};
+
+struct AccessLogConfig {
+  std::string path = "stdout";  // stdout | off | file path
+  AccessLogFormat format = AccessLogFormat::alb;
+};
+
+struct Limits {
+  std::uint64_t max_header_bytes = 64 * kKiB;
+  std::uint64_t max_header_line_bytes = 16 * kKiB;
+  std::uint64_t max_body_bytes = 0;  // 0 = unlimited
+};
+
+struct Timeouts {
+  Duration client_header = std::chrono::seconds(60);
+  Duration idle = std::chrono::seconds(60);
+  Duration upstream_connect = std::chrono::seconds(10);
+  Duration upstream_response = std::chrono::seconds(60);
+  Duration drain = std::chrono::seconds(30);
+};
+
+struct TlsCertificate {
+  std::string cert;
+  std::string key;
+};
+
+struct TlsConfig {
+  std::string policy = "ELBSecurityPolicy-TLS13-1-2-2021-06";
+  std::vector<TlsCertificate> certificates;
+};
+
+struct ForwardTargetGroup {
+  std::string name;
+  std::uint32_t weight = 1;  // 0..999
+};
+
+struct ForwardAction {
+  std::vector<ForwardTargetGroup> target_groups;
+  std::string cache_policy;           // empty = none
+  std::string origin_request_policy;  // empty = none
+};
+
+struct FixedResponseAction {
+  int status = 200;
+  std::string content_type = "text/plain";
+  std::string body;
+};
+
+struct RedirectAction {
+  int status = 301;  // 301 | 302
+  std::string protocol = "#{protocol}";
+  std::string port = "#{port}";
+  std::string host = "#{host}";
+  std::string path = "/#{path}";
+  std::string query = "#{query}";
+};
+
+struct Action {
+  enum class Kind { forward, fixed_response, redirect };
+  Kind kind = Kind::forward;
+  ForwardAction forward;
+  FixedResponseAction fixed_response;
+  RedirectAction redirect;
+};
+
+struct HttpHeaderCondition {
+  std::string name;
+  std::vector<std::string> values;
+};
+
+struct QueryStringCondition {
+  std::string key;  // empty = any key
+  std::string value;
+};
+
+struct Conditions {
+  std::vector<std::string> path_pattern;
+  std::vector<std::string> host_header;
+  std::vector<std::string> http_request_method;
+  std::optional<HttpHeaderCondition> http_header;
+  std::vector<QueryStringCondition> query_string;
+  std::vector<std::string> source_ip;  // CIDRs
+};
+
+struct Rule {
+  int priority = 0;
+  Conditions conditions;
+  Action action;
+};
+
+struct ListenerConfig {
+  std::string name;
+  Address listen;
+  Protocol protocol = Protocol::http;
+  TlsConfig tls;
+  std::vector<Rule> rules;
+  Action default_action;
+};
+
+struct TargetConfig {
+  std::string id;  // "host:port" as written
+  Address address;
+  std::uint32_t weight = 1;
+};
+
+struct HealthCheckConfig {
+  bool enabled = true;
+  Protocol protocol = Protocol::http;
+  std::optional<std::uint16_t> port;  // nullopt = traffic-port
+  std::string path = "/";
+  Duration interval = std::chrono::seconds(30);
+  Duration timeout = std::chrono::seconds(5);
+  int healthy_threshold = 5;
+  int unhealthy_threshold = 2;
+  std::string matcher = "200";
+};
+
+struct UpstreamKeepalive {
+  std::uint32_t max_idle_per_target = 64;
+  Duration idle_timeout = std::chrono::seconds(55);
+  std::uint64_t max_requests = 0;  // 0 = unlimited
+};
+
+struct TargetGroupConfig {
+  std::string name;
+  Protocol protocol = Protocol::http;
+  Algorithm algorithm = Algorithm::least_outstanding_requests;
+  std::vector<TargetConfig> targets;
+  HealthCheckConfig health_check;
+  Duration deregistration_delay = std::chrono::seconds(300);
+  Duration slow_start = Duration::zero();
+  UpstreamKeepalive upstream_keepalive;
+  int retries = 2;
+};
+
+/// `none | all | [names] | { all_except: [names] }`
+struct KeySelector {
+  enum class Mode { none, all, whitelist, all_except };
+  Mode mode = Mode::none;
+  std::vector<std::string> names;
+};
+
+struct CachePolicyConfig {
+  std::string name;
+  Duration min_ttl = Duration::zero();
+  Duration default_ttl = std::chrono::seconds(86400);
+  Duration max_ttl = std::chrono::seconds(31536000);
+  std::vector<std::string> key_headers;
+  KeySelector key_cookies;
+  KeySelector key_query_strings;
+  std::vector<std::string> accept_encoding;
+};
+
+struct OriginRequestPolicyConfig {
+  std::string name;
+  KeySelector headers;
+  KeySelector cookies;
+  KeySelector query_strings;
+};
+
+struct CacheConfig {
+  std::uint64_t memory = 256 * kMiB;
+  std::uint64_t max_object_size = 10 * kMiB;
+};
+
+struct Config {
+  unsigned workers = 0;  // 0 = auto (hardware threads)
+  AdminConfig admin;
+  AccessLogConfig access_log;
+  DesyncMode desync_mitigation_mode = DesyncMode::defensive;
+  Limits limits;
+  Timeouts timeouts;
+  std::uint64_t relay_buffer_bytes = 16 * kKiB;  // per connection direction
+  std::vector<ListenerConfig> listeners;
+  std::vector<TargetGroupConfig> target_groups;
+  std::vector<CachePolicyConfig> cache_policies;
+  std::vector<OriginRequestPolicyConfig> origin_request_policies;
+  CacheConfig cache;
+
+  std::string source;  // file the config came from ("" when built in code)
+
+  /// Resolved worker count (workers or hardware threads, at least 1).
+  unsigned effective_workers() const;
+  const TargetGroupConfig* find_target_group(const std::string& name) const;
+};
+
+}  // namespace edge::config

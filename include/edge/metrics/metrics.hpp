@@ -1,0 +1,196 @@
+#pragma once
+/// Per-worker metric shards, merged when /metrics is scraped.
+///
+/// Each worker writes only its own `WorkerShard` (plain relaxed load+store, no
+/// read-modify-write atomics, no locks); the scraper reads all shards with relaxed
+/// loads and sums them. Handles are created once at startup, never per request.
+/// Thread: a shard is written by its worker; `serialize()`/`collectable()` by any.
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <new>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "edge/core/error.hpp"
+
+namespace prometheus {
+class Collectable;
+}
+
+namespace edge::metrics {
+
+/// Cache line size used to keep one worker's counters off another worker's lines.
+inline constexpr std::size_t kCacheLine = 64;
+
+/// Allocator giving every block its own whole cache lines, so that the heap
+/// arrays of two shards (allocated one after the other at startup) never share
+/// a line and workers never write to the same line (no false sharing).
+template <class T>
+struct CacheLineAllocator {
+  using value_type = T;
+  CacheLineAllocator() = default;
+  template <class U>
+  CacheLineAllocator(const CacheLineAllocator<U>&) noexcept {}  // NOLINT: rebinding
+  T* allocate(std::size_t n) {
+    return static_cast<T*>(::operator new(padded(n), std::align_val_t{kCacheLine}));
+  }
+  void deallocate(T* p, std::size_t n) noexcept {
+    ::operator delete(p, padded(n), std::align_val_t{kCacheLine});
+  }
+  template <class U>
+  bool operator==(const CacheLineAllocator<U>&) const noexcept {
+    return true;
+  }
+
+ private:
+  static std::size_t padded(std::size_t n) {
+    return (n * sizeof(T) + kCacheLine - 1) / kCacheLine * kCacheLine;
+  }
+};
+
+/// A per-shard array whose storage shares no cache line with anything else.
+template <class T>
+using ShardVector = std::vector<T, CacheLineAllocator<T>>;
+
+/// Single-writer counter: the owning worker increments, anyone reads.
+class Counter {
+ public:
+  void inc(std::uint64_t n = 1) {
+    v_.store(v_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+  }
+  std::uint64_t value() const { return v_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<std::uint64_t> v_{0};
+};
+
+/// Single-writer gauge (may go negative per shard; the sum is what matters).
+class Gauge {
+ public:
+  void add(std::int64_t n) {
+    v_.store(v_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+  }
+  std::int64_t value() const { return v_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<std::int64_t> v_{0};
+};
+
+/// Fixed-bucket latency histogram in seconds (100 µs … 60 s).
+/// Single writer (the owning worker); any thread may read. The sample count is
+/// the sum of the buckets, so a scrape racing a writer still renders a
+/// consistent histogram (+Inf bucket == _count).
+class Histogram {
+ public:
+  static constexpr std::array<double, 18> kBounds{
+      0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+      0.1,    0.25,    0.5,    1.0,   2.5,    5.0,   10.0, 30.0,  60.0};
+  /// kBounds as integer nanoseconds: observe() compares integers only.
+  static constexpr std::array<std::uint64_t, kBounds.size()> kBoundsNs = [] {
+    std::array<std::uint64_t, kBounds.size()> ns{};
+    for (std::size_t i = 0; i < kBounds.size(); ++i) {
+      ns[i] = static_cast<std::uint64_t>(kBounds[i] * 1e9 + 0.5);
+    }
+    return ns;
+  }();
+
+  /// Hot path: 18 integer compares (no branch per bound), two relaxed stores.
+  /// A sample equal to a bound lands in that bound's bucket (`le`); negative
+  /// durations count as 0.
+  void observe(std::chrono::nanoseconds d) {
+    const auto ns = d.count() > 0 ? static_cast<std::uint64_t>(d.count()) : std::uint64_t{0};
+    std::size_t i = 0;
+    for (const std::uint64_t bound : kBoundsNs) i += static_cast<std::size_t>(ns > bound);
+    buckets_[i].inc();
+    sum_ns_.inc(ns);
+  }
+  /// Per-bucket (non-cumulative) counts; the last one is +Inf.
+  std::array<std::uint64_t, kBounds.size() + 1> buckets() const;
+  std::uint64_t count() const;
+  double sum_seconds() const;
+  std::uint64_t sum_nanoseconds() const { return sum_ns_.value(); }
+
+ private:
+  std::array<Counter, kBounds.size() + 1> buckets_{};
+  Counter sum_ns_;
+};
+
+/// Label values of `status_class`, index = status_class_index().
+inline constexpr std::array<std::string_view, 5> kStatusClassNames{"1xx", "2xx", "3xx", "4xx",
+                                                                    "5xx"};
+/// Label values of `classification`, index = DesyncClass (ALB's order).
+inline constexpr std::array<std::string_view, 4> kDesyncClassNames{"compliant", "acceptable",
+                                                                    "ambiguous", "severe"};
+
+/// HTTP status classes, index = status / 100 - 1 (1xx..5xx).
+inline constexpr std::size_t kStatusClasses = 5;
+inline std::size_t status_class_index(int status) {
+  int c = status / 100 - 1;
+  return c < 0 ? 0 : (c > 4 ? 4 : static_cast<std::size_t>(c));
+}
+
+/// One worker's counters. Written only by that worker (plain relaxed
+/// load+store), read by the scraper. Aligned and with cache-line-padded arrays so
+/// no two workers ever write to the same cache line. Sized once at construction:
+/// the worker never allocates.
+struct alignas(kCacheLine) WorkerShard {
+  WorkerShard(std::size_t listeners, std::size_t target_groups);
+
+  /// Responses sent to clients, by listener and status class.
+  ShardVector<std::array<Counter, kStatusClasses>> listener_requests;
+  /// Responses received from targets, by target group and status class.
+  ShardVector<std::array<Counter, kStatusClasses>> target_group_responses;
+  /// Target response time (request sent → response head), by target group.
+  ShardVector<Histogram> target_response_time;
+  /// Edge-generated errors by reason (status derives from the reason).
+  std::array<Counter, kEdgeErrorCount> edge_errors{};
+  /// Requests classified by the desync mitigation (index = DesyncClass).
+  std::array<Counter, 4> desync_classifications{};
+
+  Gauge active_client_connections;
+  Counter client_connections_accepted;
+  Counter upstream_connections_opened;
+  Counter upstream_connections_reused;
+  Counter upstream_retries;
+  Counter bytes_received;  // from clients
+  Counter bytes_sent;      // to clients
+};
+
+/// Owns the shards of all workers and renders them for Prometheus.
+/// Shards and names are fixed at construction (a reload with other listeners or
+/// target groups builds a new Metrics). The collectable refers to this object:
+/// it must not be collected after the Metrics is destroyed.
+/// Thread: shard(i) is used by worker i; collectable()/serialize() by any thread.
+class Metrics {
+ public:
+  Metrics(std::vector<std::string> listener_names, std::vector<std::string> target_group_names,
+          std::size_t workers);
+  ~Metrics();
+  Metrics(const Metrics&) = delete;
+  Metrics& operator=(const Metrics&) = delete;
+
+  WorkerShard& shard(std::size_t worker) { return *shards_[worker]; }
+  const WorkerShard& shard(std::size_t worker) const { return *shards_[worker]; }
+  std::size_t workers() const { return shards_.size(); }
+  const std::vector<std::string>& listener_names() const { return listener_names_; }
+  const std::vector<std::string>& target_group_names() const { return target_group_names_; }
+
+  /// A prometheus-cpp Collectable summing all shards at collection time.
+  std::shared_ptr<prometheus::Collectable> collectable();
+  /// Prometheus text exposition format (0.0.4) of the summed shards.
+  std::string serialize();
+
+ private:
+  std::vector<std::string> listener_names_;
+  std::vector<std::string> target_group_names_;
+  std::vector<std::unique_ptr<WorkerShard>> shards_;
+  std::shared_ptr<prometheus::Collectable> collectable_;
+};
+
+}  // namespace edge::metrics

@@ -1,0 +1,105 @@
+#pragma once
+/// Per-request state carried across the phases of one proxied request.
+/// Owned by the downstream session, reused (cleared) for each request on a
+/// connection; hooks receive it by reference. Thread: worker.
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <boost/asio/ip/tcp.hpp>
+
+#include "edge/core/error.hpp"
+
+namespace edge::upstream {
+struct Target;
+class TargetGroup;
+}  // namespace edge::upstream
+
+namespace edge::proxy {
+
+/// Read access to the parsed request head, independent of the parser type.
+class RequestHead {
+ public:
+  virtual ~RequestHead() = default;
+  virtual std::string_view method() const = 0;
+  virtual std::string_view target() const = 0;  // origin-form: path[?query]
+  virtual unsigned version() const = 0;          // 10 or 11
+  /// First value of a field (case-insensitive name); empty when absent.
+  virtual std::string_view header(std::string_view name) const = 0;
+  /// Value of a cookie from the Cookie header(s); empty when absent.
+  std::string_view cookie(std::string_view name) const;
+};
+
+/// Header edits a hook asks for on a message the edge writes.
+struct HeaderEdits {
+  std::vector<std::pair<std::string, std::string>> add;
+  std::vector<std::string> remove;  // names, case-insensitive
+  void clear() {
+    add.clear();
+    remove.clear();
+  }
+  bool empty() const { return add.empty() && remove.empty(); }
+};
+
+struct RequestCtx {
+  using Clock = std::chrono::steady_clock;
+
+  // Set by the session before the first phase.
+  const RequestHead* request = nullptr;
+  boost::asio::ip::tcp::endpoint client;
+  std::string_view listener;  // listener name
+  std::uint64_t request_number = 0;  // on this connection, from 1
+
+  // Routing outcome.
+  const upstream::TargetGroup* target_group = nullptr;
+  upstream::Target* target = nullptr;
+  int attempts = 0;
+
+  // Edits hooks request on the messages the edge sends.
+  HeaderEdits upstream_request_edits;
+  HeaderEdits response_edits;
+
+  /// A hook may answer the request itself (status != 0) from on_request.
+  int local_status = 0;
+  std::string local_body;
+  std::string local_content_type = "text/plain";
+
+  // Outcome, filled as the request goes.
+  int status = 0;         // sent to the client
+  int target_status = 0;  // received from the target (0 = none)
+  EdgeError error = EdgeError::none;
+  std::uint64_t received_bytes = 0;
+  std::uint64_t sent_bytes = 0;
+  Clock::time_point start{};
+  Clock::time_point target_sent{};      // request head written to the target
+  Clock::time_point target_responded{}; // response head received
+  Clock::time_point end{};
+  std::string trace_id;
+
+  void respond(int status_code, std::string body, std::string content_type = "text/plain") {
+    local_status = status_code;
+    local_body = std::move(body);
+    local_content_type = std::move(content_type);
+  }
+
+  void reset() {
+    request = nullptr;
+    target_group = nullptr;
+    target = nullptr;
+    attempts = 0;
+    upstream_request_edits.clear();
+    response_edits.clear();
+    local_status = 0;
+    local_body.clear();
+    status = target_status = 0;
+    error = EdgeError::none;
+    received_bytes = sent_bytes = 0;
+    trace_id.clear();
+  }
+};
+
+}  // namespace edge::proxy

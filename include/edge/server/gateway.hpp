@@ -1,0 +1,63 @@
+#pragma once
+/// The embeddable gateway: listeners, workers, upstream pools, metrics and the
+/// admin listener, built from a Config. `edged` is a thin main over this type.
+/// Thread: construct, start, stop and wait from one controlling thread;
+/// `run_worker` from the caller's worker threads when `own_threads` is false.
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "edge/config/config.hpp"
+#include "edge/proxy/hooks.hpp"
+
+namespace edge::metrics {
+class Metrics;
+}
+
+namespace edge::server {
+
+struct GatewayOptions {
+  /// true: start() creates one thread per worker. false: the caller runs each
+  /// worker with run_worker(i) on a thread of its own.
+  bool own_threads = true;
+};
+
+class Gateway {
+ public:
+  /// Validates the config and resolves targets; throws std::runtime_error with
+  /// every error on an invalid config.
+  explicit Gateway(config::Config config, std::shared_ptr<proxy::ProxyHooks> hooks = nullptr,
+                   GatewayOptions options = {});
+  ~Gateway();
+  Gateway(const Gateway&) = delete;
+  Gateway& operator=(const Gateway&) = delete;
+
+  /// Binds every listener (SO_REUSEPORT, one acceptor per worker) and the admin
+  /// listener, then starts serving. Throws std::system_error if a bind fails.
+  void start();
+  /// With own_threads=false: runs worker `i` on the calling thread until stopped.
+  void run_worker(unsigned i);
+  /// Stops accepting, lets in-flight requests finish within `deadline`, closes
+  /// idle connections, then stops. Returns at once; wait() blocks until done.
+  void drain(std::chrono::milliseconds deadline);
+  /// Stops at once: every connection is closed.
+  void stop();
+  /// Blocks until every worker (and the admin listener) has stopped.
+  void wait();
+
+  unsigned workers() const;
+  /// Bound port of listener `i` (useful with port 0).
+  std::uint16_t listener_port(std::size_t i) const;
+  /// Bound port of the admin listener (0 when disabled).
+  std::uint16_t admin_port() const;
+  metrics::Metrics& metrics();
+  const config::Config& config() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace edge::server

@@ -1,0 +1,114 @@
+#pragma once
+/// One event loop per core: a worker owns an `io_context{1}`, its acceptors (one
+/// SO_REUSEPORT socket per listener), its upstream pool, its balancers, its
+/// metrics shard, its deadline list and Date cache. A client connection and the
+/// upstream connections it uses never leave their worker.
+/// Thread: everything here is touched only by the worker's own thread, except
+/// the constructor/bind (controlling thread, before run) and post()ed calls.
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <random>
+#include <vector>
+
+#include "edge/core/date_cache.hpp"
+#include "edge/core/deadline.hpp"
+#include "edge/core/types.hpp"
+#include "edge/metrics/metrics.hpp"
+#include "edge/upstream/balancer.hpp"
+#include "edge/upstream/upstream_pool.hpp"
+
+namespace edge::proxy {
+class ProxyHooks;
+class Router;
+class Session;
+}  // namespace edge::proxy
+
+namespace edge::server {
+
+/// A listener as the data plane sees it (shared, immutable while serving).
+struct ListenerRuntime {
+  const config::ListenerConfig* config = nullptr;
+  std::size_t index = 0;
+  std::uint16_t port = 0;  // bound port
+  std::string port_text;   // for X-Forwarded-Port
+  std::shared_ptr<const proxy::Router> router;
+};
+
+/// A target group as the data plane sees it (shared, immutable while serving).
+struct GroupRuntime {
+  std::unique_ptr<upstream::TargetGroup> group;
+  std::vector<upstream::Target*> targets;  // routable set, in config order
+  std::size_t slot_base = 0;               // first pool slot of its targets
+};
+
+/// What all workers share: read-only after start.
+struct SharedState {
+  config::Config config;
+  std::vector<ListenerRuntime> listeners;
+  std::vector<GroupRuntime> groups;
+  std::size_t pool_slots = 0;
+  std::shared_ptr<proxy::ProxyHooks> hooks;
+  metrics::Metrics* metrics = nullptr;
+};
+
+
+
+class Worker {
+ public:
+  Worker(unsigned index, const SharedState& state, metrics::WorkerShard& shard);
+  ~Worker();
+
+  /// Opens this worker's acceptor for each listener. `ports[i]` is the port to
+  /// bind (the first worker may bind 0 and report the chosen one back).
+  void bind(std::vector<std::uint16_t>& ports);
+  /// Runs the event loop on the calling thread until stopped.
+  void run();
+  /// Thread-safe: stop accepting, close idle client connections, let requests
+  /// in flight finish; the loop exits when no session is left.
+  void drain();
+  /// Thread-safe: close everything now and exit the loop.
+  void stop();
+
+  Executor executor() { return ioc_->get_executor(); }
+  unsigned index() const { return index_; }
+
+  // ---- used by sessions (worker thread only) ----
+  const SharedState& state() const { return state_; }
+  metrics::WorkerShard& shard() { return shard_; }
+  DeadlineList& deadlines() { return deadlines_; }
+  const DateCache& date() const { return date_; }
+  upstream::UpstreamPool& pool() { return pool_; }
+  upstream::Balancer& balancer(std::size_t group) { return *balancers_[group]; }
+  std::uint64_t random() { return rng_(); }
+  bool draining() const { return draining_; }
+  void add_session(proxy::Session* s);
+  void remove_session(proxy::Session* s);
+
+ private:
+  static Task<void> accept_loop(Worker* self, std::size_t listener);
+  static Task<void> tick_loop(Worker* self);
+  void on_drain();
+  void close_all_sessions();
+  void maybe_finish();
+
+  // Declared first, destroyed explicitly first in ~Worker: pending coroutine
+  // frames (sessions) refer to the members below.
+  std::unique_ptr<asio::io_context> ioc_ = std::make_unique<asio::io_context>(1);
+  unsigned index_;
+  const SharedState& state_;
+  metrics::WorkerShard& shard_;
+  DeadlineList deadlines_;
+  DateCache date_;
+  upstream::UpstreamPool pool_;
+  std::vector<std::unique_ptr<upstream::Balancer>> balancers_;
+  std::vector<std::unique_ptr<Acceptor>> acceptors_;
+  std::unique_ptr<Timer> tick_;
+  std::mt19937_64 rng_;
+  std::vector<proxy::Session*> sessions_;
+  bool draining_ = false;
+  bool stopped_ = false;
+};
+
+}  // namespace edge::server

@@ -1,0 +1,1345 @@
+// The request flow of the edge, one function per step, in the order a request
+// goes through them:
+//
+//   Session::serve              keep-alive loop, pipelined requests in order
+//   Session::read_request_head  read + parse the head (limits, 408/431)
+//   Session::validate_request   desync classification, framing, 413
+//   Session::route              listener rule → action
+//   Session::respond_locally    fixed response / redirect / hook answer
+//   Session::forward            pick target → acquire connection → send → read
+//                               response head, with retries
+//     Session::pick_target      balancer (or hook) over the group's targets
+//     Session::acquire          pooled connection or a new one (connect timeout)
+//     Session::send_request     rewritten head + body (bounded relay)
+//     Session::read_response_head
+//   Session::relay_response     rewritten head + body (bounded relay)
+//   Session::release_upstream   pool check-in (nginx rules) or close
+//   Session::finish_request     hooks.on_log + metrics
+//
+// Memory per connection is bounded: one client read buffer, one relay buffer,
+// one head buffer, plus one read buffer per upstream connection in use.
+#include "edge/proxy/session.hpp"
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <cstring>
+#include <optional>
+#include <string>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/buffer_body.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/status.hpp>
+
+#include "edge/http/hop_by_hop.hpp"
+#include "edge/http/request_validator.hpp"
+#include "edge/proxy/hooks.hpp"
+#include "edge/proxy/request_ctx.hpp"
+#include "edge/proxy/router.hpp"
+#include "edge/server/worker.hpp"
+#include "edge/upstream/target.hpp"
+
+namespace edge::proxy {
+
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using bhttp::field;
+using SteadyClock = std::chrono::steady_clock;
+
+namespace {
+
+using RequestParser = bhttp::request_parser<bhttp::buffer_body>;
+using ResponseParser = bhttp::response_parser<bhttp::buffer_body>;
+
+constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+constexpr std::string_view kLastChunk = "0\r\n\r\n";
+constexpr std::string_view kCrlf = "\r\n";
+constexpr std::size_t kMinRead = 4096;
+constexpr std::size_t kUpstreamBuffer = 16 * 1024;
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    char x = a[i], y = b[i];
+    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x + 32);
+    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y + 32);
+    if (x != y) return false;
+  }
+  return true;
+}
+
+bool is_idempotent(bhttp::verb v) {
+  switch (v) {
+    case bhttp::verb::get:
+    case bhttp::verb::head:
+    case bhttp::verb::options:
+    case bhttp::verb::trace:
+    case bhttp::verb::put:
+    case bhttp::verb::delete_:
+      return true;
+    default:
+      return false;
+  }
+}
+
+void append_uint(std::string& out, std::uint64_t v) {
+  char buf[24];
+  auto r = std::to_chars(buf, buf + sizeof buf, v);
+  out.append(buf, r.ptr);
+}
+
+void append_hex(std::string& out, std::uint64_t v, int width) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  char buf[16];
+  for (int i = width - 1; i >= 0; --i) {
+    buf[i] = kDigits[v & 0xf];
+    v >>= 4;
+  }
+  out.append(buf, static_cast<std::size_t>(width));
+}
+
+/// "1a2b\r\n" chunk-size line.
+std::size_t format_chunk_header(char* buf, std::size_t n) {
+  auto r = std::to_chars(buf, buf + 16, n, 16);
+  r.ptr[0] = '\r';
+  r.ptr[1] = '\n';
+  return static_cast<std::size_t>(r.ptr + 2 - buf);
+}
+
+void append_field(std::string& out, std::string_view name, std::string_view value) {
+  out.append(name);
+  out.append(": ");
+  out.append(value);
+  out.append(kCrlf);
+}
+
+bool removed_by(const HeaderEdits& e, std::string_view name) {
+  for (const auto& r : e.remove)
+    if (iequals(r, name)) return true;
+  return false;
+}
+
+/// Small list of field names named by a Connection header (rare; no allocation
+/// in the common case where it only says close / keep-alive).
+struct ConnectionOptions {
+  std::array<std::string_view, 8> names{};
+  std::size_t count = 0;
+  bool overflow = false;
+  void load(std::string_view value) {
+    count = 0;
+    overflow = false;
+    http::for_each_connection_option(value, [&](std::string_view tok) {
+      if (count < names.size())
+        names[count++] = tok;
+      else
+        overflow = true;
+    });
+  }
+  bool contains(std::string_view name) const {
+    for (std::size_t i = 0; i < count; ++i)
+      if (iequals(names[i], name)) return true;
+    return false;
+  }
+};
+
+std::string_view reason_phrase(int status) {
+  auto r = bhttp::obsolete_reason(static_cast<bhttp::status>(status));
+  return r.empty() ? std::string_view("Unknown") : std::string_view(r.data(), r.size());
+}
+
+class ParserHead final : public RequestHead {
+ public:
+  void set(const RequestParser* p, std::string_view target) {
+    p_ = p;
+    target_ = target;
+  }
+  std::string_view method() const override {
+    auto m = p_->get().method_string();
+    return {m.data(), m.size()};
+  }
+  std::string_view target() const override { return target_; }
+  unsigned version() const override { return p_->get().version(); }
+  std::string_view header(std::string_view name) const override {
+    const auto& f = p_->get();
+    auto it = f.find(beast::string_view(name.data(), name.size()));
+    if (it == f.end()) return {};
+    auto v = it->value();
+    return {v.data(), v.size()};
+  }
+
+ private:
+  const RequestParser* p_ = nullptr;
+  std::string_view target_;
+};
+
+enum class HeadRead { ok, closed, answered };
+enum class Step { ok, failed, answered };
+enum class ResponseHead { ok, failed_before_bytes, failed, timeout, bad };
+
+}  // namespace
+
+/// One client connection. Thread: worker.
+class Session {
+ public:
+  Session(server::Worker& w, const server::ListenerRuntime& l, Socket s)
+      : w_(w), listener_(l), cfg_(w.state().config), sock_(std::move(s)) {
+    in_.reserve(std::max<std::size_t>(kUpstreamBuffer, 4096));
+    relay_cap_ = static_cast<std::size_t>(cfg_.relay_buffer_bytes);
+    relay_ = std::make_unique<char[]>(relay_cap_);
+    out_.reserve(4096);
+    deadline_.attach(w_.deadlines(), &Session::on_deadline, this);
+    beast::error_code ec;
+    sock_.set_option(asio::ip::tcp::no_delay(true), ec);
+    ctx_.client = sock_.remote_endpoint(ec);
+    {
+      auto addr = ctx_.client.address();
+      if (addr.is_v6() && addr.to_v6().is_v4_mapped())
+        addr = asio::ip::make_address_v4(asio::ip::v4_mapped, addr.to_v6());
+      client_ip_ = addr.to_string();
+    }
+    ctx_.listener = listener_.config->name;
+    ctx_.request = &head_;
+    w_.add_session(this);
+    auto& shard = w_.shard();
+    shard.active_client_connections.add(1);
+    shard.client_connections_accepted.inc();
+  }
+
+  ~Session() {
+    w_.shard().active_client_connections.add(-1);
+    w_.remove_session(this);
+  }
+
+  static Task<void> run(std::unique_ptr<Session> self) { co_await self->serve(); }
+
+  /// Drain: close the client connection if it waits for a next request.
+  /// Stop (`force`): close it whatever it is doing.
+  void close(bool force) {
+    if (force || idle_wait_) {
+      beast::error_code ec;
+      sock_.cancel(ec);
+      closing_ = true;
+      if (force && current_conn_) current_conn_->socket.cancel(ec);
+    }
+  }
+
+ private:
+  static void on_deadline(void* self) {
+    beast::error_code ec;
+    static_cast<Session*>(self)->sock_.cancel(ec);
+  }
+  static void on_upstream_deadline(void* conn) {
+    beast::error_code ec;
+    static_cast<upstream::UpstreamConn*>(conn)->socket.cancel(ec);
+  }
+
+  const metrics::WorkerShard& shard() const { return w_.shard(); }
+
+  // ---------------------------------------------------------------- serve
+  Task<void> serve() {
+    for (;;) {
+      if (w_.draining() || closing_) break;
+      begin_request();
+      HeadRead hr = co_await read_request_head();
+      if (hr == HeadRead::closed) break;
+      if (hr == HeadRead::ok) {
+        co_await handle_request();
+      }
+      finish_request();
+      if (!keep_alive_) break;
+    }
+    co_await close_client();
+  }
+
+  void begin_request() {
+    ctx_.reset();
+    ctx_.request = &head_;
+    ++ctx_.request_number;
+    keep_alive_ = false;
+    close_after_ = false;
+    request_body_done_ = true;
+    req_chunked_ = false;
+    req_length_ = 0;
+    expect_continue_ = false;
+    body_in_buffer_ = 0;
+    chunk_pending_ = 0;
+    request_active_ = false;
+  }
+
+  Task<void> handle_request() {
+    if (!co_await validate_request()) co_return;
+    if (auto* hooks = w_.state().hooks.get()) {
+      hooks->on_request(ctx_);
+      if (ctx_.local_status != 0) {
+        co_await respond_locally(ctx_.local_status, ctx_.local_content_type, ctx_.local_body, {});
+        co_return;
+      }
+    }
+    view_ = make_request_view(head_, ctx_.client.address());
+    const RouteResult r = listener_.router->route(view_);
+    matched_priority_ = r.priority;
+    const RouteAction& action = *r.action;
+    switch (action.kind) {
+      case RouteAction::Kind::fixed_response: {
+        const auto& f = action.fixed_response;
+        co_await respond_locally(f.status, f.content_type, f.body, {});
+        co_return;
+      }
+      case RouteAction::Kind::redirect: {
+        std::string location = expand_redirect(action.redirect, view_, "HTTP", listener_.port);
+        co_await respond_locally(action.redirect.status, "text/html", {}, location);
+        co_return;
+      }
+      case RouteAction::Kind::forward:
+        break;
+    }
+    const ForwardTarget* fwd = action.pick_forward(w_.random());
+    if (!fwd || fwd->index >= w_.state().groups.size()) {
+      co_await send_error(EdgeError::no_target);
+      co_return;
+    }
+    co_await forward(w_.state().groups[fwd->index]);
+  }
+
+  // ----------------------------------------------------- read_request_head
+  std::size_t read_size(const beast::flat_buffer& b) const {
+    std::size_t room = b.capacity() - b.size();
+    return std::max(room, kMinRead);
+  }
+
+  Task<HeadRead> read_request_head() {
+    auto& p = req_.emplace();
+    p.header_limit(static_cast<std::uint32_t>(
+        std::min<std::uint64_t>(cfg_.limits.max_header_bytes, 0xffffffffU)));
+    p.body_limit(boost::none);
+    bool any = in_.size() > 0;
+    if (any) {
+      ctx_.start = SteadyClock::now();
+      deadline_.arm(cfg_.timeouts.client_header);
+    } else {
+      deadline_.arm(cfg_.timeouts.idle);
+      idle_wait_ = true;
+    }
+    std::size_t head_bytes = 0;
+    for (;;) {
+      if (in_.size() > 0) {
+        beast::error_code ec;
+        std::size_t n = p.put(in_.data(), ec);
+        if (!ec && p.is_header_done()) {
+          head_bytes = n;
+          break;
+        }
+        if (!ec) {
+          in_.consume(n);
+        } else if (ec != bhttp::error::need_more) {
+          deadline_.disarm();
+          w_.shard().desync_classifications[static_cast<std::size_t>(http::DesyncClass::severe)]
+              .inc();
+          co_await send_error(ec == bhttp::error::header_limit ? EdgeError::header_too_large
+                                                               : EdgeError::bad_request);
+          co_return HeadRead::answered;
+        }
+      }
+      if (closing_) co_return HeadRead::closed;
+      auto [ec, n] = co_await sock_.async_read_some(in_.prepare(read_size(in_)), kUseTuple);
+      if (ec) {
+        idle_wait_ = false;
+        bool timed_out = deadline_.fired();
+        deadline_.reset_fired();
+        deadline_.disarm();
+        if (timed_out && any && !closing_) {
+          co_await send_error(EdgeError::client_timeout);
+          co_return HeadRead::answered;
+        }
+        co_return HeadRead::closed;
+      }
+      in_.commit(n);
+      ctx_.received_bytes += n;
+      w_.shard().bytes_received.inc(n);
+      if (!any) {
+        any = true;
+        idle_wait_ = false;
+        ctx_.start = SteadyClock::now();
+        deadline_.arm(cfg_.timeouts.client_header);
+      }
+    }
+    idle_wait_ = false;
+    deadline_.disarm();
+    request_active_ = true;
+    raw_head_ = std::string_view(static_cast<const char*>(in_.data().data()), head_bytes);
+    co_return HeadRead::ok;
+  }
+
+  // ------------------------------------------------------ validate_request
+  Task<bool> validate_request() {
+    auto& p = *req_;
+    auto verdict = http::classify_request_head(raw_head_, cfg_.limits.max_header_line_bytes);
+    w_.shard().desync_classifications[static_cast<std::size_t>(verdict.cls)].inc();
+    in_.consume(raw_head_.size());
+    raw_head_ = {};
+    if (verdict.line_too_long) {
+      co_await send_error(EdgeError::header_too_large);
+      co_return false;
+    }
+    switch (http::desync_action(cfg_.desync_mitigation_mode, verdict.cls)) {
+      case http::DesyncAction::reject:
+        co_await send_error(EdgeError::desync_rejected);
+        co_return false;
+      case http::DesyncAction::forward_then_close:
+        close_after_ = true;
+        break;
+      case http::DesyncAction::forward:
+        break;
+    }
+    const auto& msg = p.get();
+    auto t = msg.target();
+    std::string_view target(t.data(), t.size());
+    if (!target.empty() && target.front() != '/' && target != "*") {
+      // absolute-form: forward the origin-form part
+      auto scheme_end = target.find("://");
+      auto path_start = scheme_end == std::string_view::npos
+                            ? std::string_view::npos
+                            : target.find('/', scheme_end + 3);
+      target = path_start == std::string_view::npos ? std::string_view("/")
+                                                    : target.substr(path_start);
+    }
+    head_.set(&p, target);
+    keep_alive_ = p.keep_alive() && !close_after_;
+    req_chunked_ = p.chunked();
+    req_length_ = req_chunked_ ? 0 : p.content_length().value_or(0);
+    request_body_done_ = !req_chunked_ && req_length_ == 0;
+    if (msg.version() >= 11) {
+      auto e = msg.find(field::expect);
+      if (e != msg.end()) {
+        auto v = e->value();
+        expect_continue_ = iequals(std::string_view(v.data(), v.size()), "100-continue");
+      }
+    }
+    const std::uint64_t max_body = cfg_.limits.max_body_bytes;
+    if (max_body != 0 && !req_chunked_ && req_length_ > max_body) {
+      co_await send_error(EdgeError::body_too_large);
+      co_return false;
+    }
+    co_return true;
+  }
+
+  // ------------------------------------------------------- respond_locally
+  Task<void> respond_locally(int status, std::string_view content_type, std::string_view body,
+                             std::string_view location) {
+    // The request body (if any) is not needed: drop it so the connection stays usable.
+    if (!request_body_done_ && !co_await discard_request_body()) keep_alive_ = false;
+    out_.clear();
+    out_.append("HTTP/1.1 ");
+    append_uint(out_, static_cast<std::uint64_t>(status));
+    out_.push_back(' ');
+    out_.append(reason_phrase(status));
+    out_.append(kCrlf);
+    append_field(out_, "Server", "edged");
+    append_field(out_, "Date", w_.date().value());
+    if (!location.empty()) append_field(out_, "Location", location);
+    if (!body.empty() || location.empty()) append_field(out_, "Content-Type", content_type);
+    out_.append("Content-Length: ");
+    append_uint(out_, body.size());
+    out_.append(kCrlf);
+    apply_response_edits();
+    finish_response_head();
+    ctx_.status = status;
+    std::array<asio::const_buffer, 2> bufs{asio::buffer(out_), asio::buffer(body.data(), body.size())};
+    bool head_only = head_.method() == "HEAD";
+    co_await write_client(head_only ? std::span<const asio::const_buffer>(bufs.data(), 1)
+                                    : std::span<const asio::const_buffer>(bufs));
+  }
+
+  // Edge-generated error (400/408/413/431/502/503/504): short ALB-style body.
+  Task<void> send_error(EdgeError e) {
+    ctx_.error = e;
+    int status = status_of(e);
+    // Client errors close the connection; gateway errors keep it when the
+    // request body was fully read (or there was none).
+    if (status < 500 || !request_body_done_) keep_alive_ = false;
+    if (status < 500) close_after_ = true;
+    std::string_view reason = reason_phrase(status);
+    body_.clear();
+    body_.append("<html>\r\n<head><title>");
+    append_uint(body_, static_cast<std::uint64_t>(status));
+    body_.push_back(' ');
+    body_.append(reason);
+    body_.append("</title></head>\r\n<body>\r\n<center><h1>");
+    append_uint(body_, static_cast<std::uint64_t>(status));
+    body_.push_back(' ');
+    body_.append(reason);
+    body_.append("</h1></center>\r\n</body>\r\n</html>\r\n");
+    out_.clear();
+    out_.append("HTTP/1.1 ");
+    append_uint(out_, static_cast<std::uint64_t>(status));
+    out_.push_back(' ');
+    out_.append(reason);
+    out_.append(kCrlf);
+    append_field(out_, "Server", "edged");
+    append_field(out_, "Date", w_.date().value());
+    append_field(out_, "Content-Type", "text/html");
+    out_.append("Content-Length: ");
+    append_uint(out_, body_.size());
+    out_.append(kCrlf);
+    finish_response_head();
+    ctx_.status = status;
+    bool head_only = req_ && req_->is_header_done() && head_.method() == "HEAD";
+    std::array<asio::const_buffer, 2> bufs{asio::buffer(out_), asio::buffer(body_)};
+    co_await write_client(head_only ? std::span<const asio::const_buffer>(bufs.data(), 1)
+                                    : std::span<const asio::const_buffer>(bufs));
+  }
+
+  /// Connection header (when needed) and the blank line.
+  void finish_response_head() {
+    if (w_.draining() || close_after_) keep_alive_ = false;
+    unsigned version = req_ && req_->is_header_done() ? req_->get().version() : 11;
+    if (!keep_alive_) {
+      out_.append("Connection: close\r\n");
+    } else if (version == 10) {
+      out_.append("Connection: keep-alive\r\n");
+    }
+    out_.append(kCrlf);
+  }
+
+  void apply_response_edits() {
+    for (const auto& [name, value] : ctx_.response_edits.add) append_field(out_, name, value);
+  }
+
+  // --------------------------------------------------------------- forward
+  Task<void> forward(const server::GroupRuntime& group) {
+    ctx_.target_group = group.group.get();
+    const auto& tg = group.group->config();
+    const bool idempotent = is_idempotent(req_->get().method());
+    upstream::ExcludeSet tried;
+    int connect_retries_left = tg.retries;
+    bool reused_retry_done = false;
+    bool force_new = false;
+    upstream::OutstandingGuard guard;
+    EdgeError last_error = EdgeError::no_target;
+
+    // Body bytes already buffered go out with the head; a body that fits in
+    // the buffer can be sent again if a reused connection turns out dead.
+    co_await prepare_request_body();
+    if (ctx_.error != EdgeError::none) co_return;  // bad chunk / 413 answered
+
+    for (;;) {
+      if (!guard.target()) {
+        upstream::Target* t = pick_target(group, tried);
+        if (!t) {
+          co_await send_error(last_error);
+          co_return;
+        }
+        guard = upstream::OutstandingGuard(t);
+        ctx_.target = t;
+      }
+      upstream::Target* target = guard.target();
+      const std::size_t slot = group.slot_base + target->index;
+      ++ctx_.attempts;
+      upstream::UpstreamConnPtr conn;
+      bool reused = false;
+      if (!force_new) {
+        conn = w_.pool().checkout(slot);
+        reused = conn != nullptr;
+      }
+      force_new = false;
+      if (reused) {
+        w_.shard().upstream_connections_reused.inc();
+      } else {
+        EdgeError err = co_await acquire(*target, conn);
+        if (err != EdgeError::none) {
+          last_error = err;
+          tried.add(target->index);
+          guard.release();
+          ctx_.target = nullptr;
+          if (connect_retries_left-- > 0) {
+            w_.shard().upstream_retries.inc();
+            continue;
+          }
+          co_await send_error(err);
+          co_return;
+        }
+      }
+      current_conn_ = conn;
+      if (auto* hooks = w_.state().hooks.get()) {
+        ctx_.upstream_request_edits.clear();
+        hooks->on_upstream_request(ctx_);
+      }
+      Step sent = co_await send_request(*conn);
+      if (sent == Step::answered) {
+        close_upstream(*conn);
+        co_return;
+      }
+      ResponseHead rh = ResponseHead::failed;
+      if (sent == Step::ok) rh = co_await read_response_head(*conn);
+      if (sent == Step::ok && rh == ResponseHead::ok) {
+        co_await relay_response(*conn, tg, slot);
+        co_return;
+      }
+      const bool replayable = request_replayable();
+      close_upstream(*conn);
+      if (reused && !reused_retry_done && replayable && idempotent &&
+          (sent == Step::failed || rh == ResponseHead::failed_before_bytes)) {
+        // The target closed a pooled connection under us: once more, fresh.
+        reused_retry_done = true;
+        force_new = true;
+        w_.shard().upstream_retries.inc();
+        continue;
+      }
+      if (rh == ResponseHead::timeout) {
+        co_await send_error(EdgeError::target_timeout);
+      } else if (rh == ResponseHead::bad) {
+        co_await send_error(EdgeError::target_bad_response);
+      } else {
+        co_await send_error(EdgeError::target_reset);
+      }
+      co_return;
+    }
+  }
+
+  bool request_replayable() const { return request_body_done_ && !body_streamed_; }
+
+  // ----------------------------------------------------------- pick_target
+  upstream::Target* pick_target(const server::GroupRuntime& group,
+                                const upstream::ExcludeSet& tried) {
+    std::span<upstream::Target* const> candidates(group.targets);
+    if (auto* hooks = w_.state().hooks.get()) {
+      if (auto* t = hooks->select_target(ctx_, candidates)) return t;
+    }
+    return w_.balancer(group.group->index()).pick(candidates, tried);
+  }
+
+  // --------------------------------------------------------------- acquire
+  Task<EdgeError> acquire(upstream::Target& target, upstream::UpstreamConnPtr& out) {
+    auto conn = std::make_shared<upstream::UpstreamConn>(w_.executor(), kUpstreamBuffer);
+    conn->target = &target;
+    conn->deadline.attach(w_.deadlines(), &Session::on_upstream_deadline, conn.get());
+    conn->deadline.arm(cfg_.timeouts.upstream_connect);
+    auto [ec] = co_await conn->socket.async_connect(target.endpoint, kUseTuple);
+    conn->deadline.disarm();
+    if (ec) {
+      bool timed_out = conn->deadline.fired();
+      co_return timed_out ? EdgeError::target_connect_timeout : EdgeError::target_connect_failed;
+    }
+    beast::error_code ignored;
+    conn->socket.set_option(asio::ip::tcp::no_delay(true), ignored);
+    w_.shard().upstream_connections_opened.inc();
+    out = std::move(conn);
+    co_return EdgeError::none;
+  }
+
+  // --------------------------------------------------------- request body
+  /// Takes what the client already sent of the body: for Content-Length the
+  /// bytes in `in_`; for chunked, decodes what is buffered into the relay
+  /// buffer (so a malformed chunk is refused before the target sees anything).
+  Task<void> prepare_request_body() {
+    body_streamed_ = false;
+    if (req_chunked_) {
+      req_->eager(true);
+      int r = decode_request_chunks();
+      if (r < 0) co_await send_error(r == -2 ? EdgeError::body_too_large : EdgeError::bad_chunk);
+    } else if (req_length_ > 0) {
+      body_in_buffer_ = static_cast<std::size_t>(std::min<std::uint64_t>(in_.size(), req_length_));
+      if (body_in_buffer_ == req_length_) request_body_done_ = true;
+    }
+    co_return;
+  }
+
+  /// Decodes buffered chunked input into relay_ (appending after chunk_pending_).
+  /// Returns 0 on progress or need-more, -1 on bad framing, -2 over the limit.
+  int decode_request_chunks() {
+    auto& p = *req_;
+    for (;;) {
+      if (p.is_done()) {
+        request_body_done_ = true;
+        return 0;
+      }
+      if (in_.size() == 0 || chunk_pending_ == relay_cap_) return 0;
+      auto& body = p.get().body();
+      body.data = relay_.get() + chunk_pending_;
+      body.size = relay_cap_ - chunk_pending_;
+      beast::error_code ec;
+      std::size_t n = p.put(in_.data(), ec);
+      in_.consume(n);
+      chunk_pending_ = relay_cap_ - body.size;
+      body_total_ += 0;  // counted when sent
+      if (ec == bhttp::error::need_buffer) return 0;
+      if (ec == bhttp::error::need_more) return 0;
+      if (ec) return -1;
+      if (n == 0 && !p.is_done()) return 0;
+      const std::uint64_t max_body = cfg_.limits.max_body_bytes;
+      if (max_body != 0 && request_body_sent_ + chunk_pending_ > max_body) return -2;
+    }
+  }
+
+  // ----------------------------------------------------------- send_request
+  Task<Step> send_request(upstream::UpstreamConn& conn) {
+    build_upstream_head();
+    request_body_sent_ = 0;
+    const bool has_body = req_chunked_ || req_length_ > 0;
+    std::array<asio::const_buffer, 5> bufs;
+    std::size_t nb = 0;
+    bufs[nb++] = asio::buffer(out_);
+    char chunk_head[20];
+    if (req_chunked_) {
+      if (chunk_pending_ > 0) {
+        bufs[nb++] = asio::buffer(chunk_head, format_chunk_header(chunk_head, chunk_pending_));
+        bufs[nb++] = asio::buffer(relay_.get(), chunk_pending_);
+        bufs[nb++] = asio::buffer(kCrlf.data(), kCrlf.size());
+      }
+      if (request_body_done_) bufs[nb++] = asio::buffer(kLastChunk.data(), kLastChunk.size());
+    } else if (body_in_buffer_ > 0) {
+      bufs[nb++] = asio::buffer(in_.data().data(), body_in_buffer_);
+    }
+    conn.deadline.arm(cfg_.timeouts.upstream_response);
+    auto [ec, n] = co_await asio::async_write(
+        conn.socket, std::span<const asio::const_buffer>(bufs.data(), nb), kUseTuple);
+    (void)n;
+    if (ec) co_return Step::failed;
+    request_body_sent_ = req_chunked_ ? chunk_pending_ : body_in_buffer_;
+    if (!has_body || request_body_done_) {
+      ctx_.target_sent = SteadyClock::now();
+      co_return Step::ok;
+    }
+    // The rest of the body streams now: it cannot be sent a second time.
+    body_streamed_ = true;
+    if (req_chunked_) {
+      chunk_pending_ = 0;
+    } else {
+      in_.consume(body_in_buffer_);
+      body_in_buffer_ = 0;
+    }
+    if (expect_continue_) {
+      auto [wec, wn] = co_await asio::async_write(sock_, asio::buffer(kContinue), kUseTuple);
+      (void)wn;
+      if (wec) co_return Step::failed;
+    }
+    Step s = req_chunked_ ? co_await stream_chunked_body(conn) : co_await stream_length_body(conn);
+    if (s == Step::ok) ctx_.target_sent = SteadyClock::now();
+    co_return s;
+  }
+
+  /// Content-Length body: client → relay buffer → target, never more than the
+  /// body (a pipelined next request stays in the socket).
+  Task<Step> stream_length_body(upstream::UpstreamConn& conn) {
+    std::uint64_t remaining = req_length_ - request_body_sent_;
+    while (remaining > 0) {
+      std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(remaining, relay_cap_));
+      deadline_.arm(cfg_.timeouts.idle);
+      auto [ec, n] = co_await sock_.async_read_some(asio::buffer(relay_.get(), want), kUseTuple);
+      deadline_.disarm();
+      if (ec) {
+        bool timed_out = deadline_.fired();
+        deadline_.reset_fired();
+        keep_alive_ = false;
+        if (timed_out) co_await send_error(EdgeError::client_timeout);
+        co_return Step::answered;  // client gone or too slow: nothing to relay
+      }
+      ctx_.received_bytes += n;
+      w_.shard().bytes_received.inc(n);
+      conn.deadline.arm(cfg_.timeouts.upstream_response);
+      auto [wec, wn] = co_await asio::async_write(conn.socket, asio::buffer(relay_.get(), n),
+                                                  kUseTuple);
+      (void)wn;
+      if (wec) {
+        keep_alive_ = false;
+        co_return Step::failed;
+      }
+      remaining -= n;
+      request_body_sent_ += n;
+    }
+    request_body_done_ = true;
+    co_return Step::ok;
+  }
+
+  /// Chunked body: decoded by the parser (framing validated), re-framed by us.
+  Task<Step> stream_chunked_body(upstream::UpstreamConn& conn) {
+    for (;;) {
+      int r = decode_request_chunks();
+      if (r < 0) {
+        keep_alive_ = false;
+        co_await send_error(r == -2 ? EdgeError::body_too_large : EdgeError::bad_chunk);
+        co_return Step::answered;
+      }
+      if (chunk_pending_ > 0 || request_body_done_) {
+        std::array<asio::const_buffer, 4> bufs;
+        std::size_t nb = 0;
+        char chunk_head[20];
+        if (chunk_pending_ > 0) {
+          bufs[nb++] = asio::buffer(chunk_head, format_chunk_header(chunk_head, chunk_pending_));
+          bufs[nb++] = asio::buffer(relay_.get(), chunk_pending_);
+          bufs[nb++] = asio::buffer(kCrlf.data(), kCrlf.size());
+        }
+        if (request_body_done_) bufs[nb++] = asio::buffer(kLastChunk.data(), kLastChunk.size());
+        conn.deadline.arm(cfg_.timeouts.upstream_response);
+        auto [wec, wn] = co_await asio::async_write(
+            conn.socket, std::span<const asio::const_buffer>(bufs.data(), nb), kUseTuple);
+        (void)wn;
+        if (wec) {
+          keep_alive_ = false;
+          co_return Step::failed;
+        }
+        request_body_sent_ += chunk_pending_;
+        chunk_pending_ = 0;
+        if (request_body_done_) co_return Step::ok;
+        continue;
+      }
+      // need more input from the client
+      deadline_.arm(cfg_.timeouts.idle);
+      auto [ec, n] = co_await sock_.async_read_some(in_.prepare(read_size(in_)), kUseTuple);
+      deadline_.disarm();
+      if (ec) {
+        bool timed_out = deadline_.fired();
+        deadline_.reset_fired();
+        keep_alive_ = false;
+        if (timed_out) co_await send_error(EdgeError::client_timeout);
+        co_return Step::answered;
+      }
+      in_.commit(n);
+      ctx_.received_bytes += n;
+      w_.shard().bytes_received.inc(n);
+    }
+  }
+
+  /// Reads and drops the rest of the request body (local answers). False when
+  /// the body could not be read to its end.
+  Task<bool> discard_request_body() {
+    if (req_chunked_) {
+      req_->eager(true);
+      for (;;) {
+        chunk_pending_ = 0;
+        int r = decode_request_chunks();
+        chunk_pending_ = 0;
+        if (r < 0) co_return false;
+        if (request_body_done_) co_return true;
+        if (in_.size() > 0) continue;
+        deadline_.arm(cfg_.timeouts.idle);
+        auto [ec, n] = co_await sock_.async_read_some(in_.prepare(read_size(in_)), kUseTuple);
+        deadline_.disarm();
+        if (ec) co_return false;
+        in_.commit(n);
+      }
+    }
+    std::uint64_t remaining = req_length_;
+    std::size_t from_buffer = static_cast<std::size_t>(std::min<std::uint64_t>(in_.size(), remaining));
+    in_.consume(from_buffer);
+    remaining -= from_buffer;
+    // Do not read large bodies just to throw them away.
+    if (remaining > 4 * relay_cap_) co_return false;
+    while (remaining > 0) {
+      std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(remaining, relay_cap_));
+      deadline_.arm(cfg_.timeouts.idle);
+      auto [ec, n] = co_await sock_.async_read_some(asio::buffer(relay_.get(), want), kUseTuple);
+      deadline_.disarm();
+      if (ec) co_return false;
+      remaining -= n;
+    }
+    request_body_done_ = true;
+    co_return true;
+  }
+
+  /// Request head for the target: hop-by-hop fields dropped, framing redone,
+  /// X-Forwarded-*, Via and the trace id added, hook edits applied.
+  void build_upstream_head() {
+    const auto& msg = req_->get();
+    out_.clear();
+    auto m = msg.method_string();
+    out_.append(m.data(), m.size());
+    out_.push_back(' ');
+    out_.append(head_.target());
+    out_.append(" HTTP/1.1\r\n");
+
+    ConnectionOptions opts;
+    auto conn_it = msg.find(field::connection);
+    if (conn_it != msg.end()) {
+      auto v = conn_it->value();
+      opts.load(std::string_view(v.data(), v.size()));
+    }
+    std::string_view xff, via, trace;
+    bool has_host = false;
+    const auto& edits = ctx_.upstream_request_edits;
+    for (const auto& f : msg) {
+      const field name = f.name();
+      auto ns = f.name_string();
+      auto vs = f.value();
+      std::string_view n(ns.data(), ns.size()), v(vs.data(), vs.size());
+      if (http::is_hop_by_hop_or_framing(name)) continue;
+      switch (name) {
+        case field::expect:
+          continue;
+        case field::via:
+          via = v;
+          continue;
+        case field::host:
+          has_host = true;
+          break;
+        default:
+          if (name == field::unknown && n.size() >= 15 && (n[0] | 0x20) == 'x') {
+            if (iequals(n, "x-forwarded-for")) {
+              xff = v;
+              continue;
+            }
+            if (iequals(n, "x-forwarded-proto") || iequals(n, "x-forwarded-port")) continue;
+            if (iequals(n, "x-amzn-trace-id")) {
+              trace = v;
+              continue;
+            }
+          }
+          break;
+      }
+      if (opts.count && opts.contains(n)) continue;
+      if (!edits.remove.empty() && removed_by(edits, n)) continue;
+      out_.append(n);
+      out_.append(": ");
+      out_.append(v);
+      out_.append(kCrlf);
+    }
+    if (!has_host) append_field(out_, "Host", ctx_.target ? ctx_.target->id : "");
+    // X-Forwarded-For: append the client address.
+    out_.append("X-Forwarded-For: ");
+    if (!xff.empty()) {
+      out_.append(xff);
+      out_.append(", ");
+    }
+    out_.append(client_ip_);
+    out_.append(kCrlf);
+    append_field(out_, "X-Forwarded-Proto", "http");
+    append_field(out_, "X-Forwarded-Port", listener_.port_text);
+    out_.append("Via: ");
+    if (!via.empty()) {
+      out_.append(via);
+      out_.append(", ");
+    }
+    out_.append("1.1 edged\r\n");
+    append_trace_id(trace);
+    if (req_chunked_) {
+      out_.append("Transfer-Encoding: chunked\r\n");
+    } else if (req_length_ > 0 || msg.find(field::content_length) != msg.end()) {
+      out_.append("Content-Length: ");
+      append_uint(out_, req_length_);
+      out_.append(kCrlf);
+    }
+    for (const auto& [n, v] : edits.add) append_field(out_, n, v);
+    out_.append(kCrlf);
+  }
+
+  /// ALB-style trace id: Root=1-<8 hex epoch seconds>-<24 hex>. An incoming
+  /// Root is kept (with its other fields) and Self= added for this hop.
+  void append_trace_id(std::string_view incoming) {
+    std::string& id = ctx_.trace_id;
+    id.clear();
+    auto fresh = [&](std::string& out) {
+      out.append("1-");
+      append_hex(out, static_cast<std::uint64_t>(std::time(nullptr)) & 0xffffffffU, 8);
+      out.push_back('-');
+      std::uint64_t a = w_.random(), b = w_.random();
+      append_hex(out, a, 16);
+      append_hex(out, b & 0xffffffffU, 8);
+    };
+    bool has_root = incoming.find("Root=") != std::string_view::npos;
+    if (has_root) {
+      id.append("Self=");
+      fresh(id);
+      // keep incoming fields except a previous Self
+      std::string_view rest = incoming;
+      while (!rest.empty()) {
+        auto semi = rest.find(';');
+        std::string_view part = rest.substr(0, semi);
+        while (!part.empty() && part.front() == ' ') part.remove_prefix(1);
+        if (!part.empty() && !part.starts_with("Self=")) {
+          id.push_back(';');
+          id.append(part);
+        }
+        if (semi == std::string_view::npos) break;
+        rest.remove_prefix(semi + 1);
+      }
+    } else {
+      id.append("Root=");
+      fresh(id);
+    }
+    append_field(out_, "X-Amzn-Trace-Id", id);
+  }
+
+  // ---------------------------------------------------- read_response_head
+  Task<ResponseHead> read_response_head(upstream::UpstreamConn& conn) {
+    bool any = conn.buffer.size() > 0;
+    const bool head_request = req_->get().method() == bhttp::verb::head;
+    auto fresh_parser = [&] {
+      auto& rp = res_.emplace();
+      rp.header_limit(static_cast<std::uint32_t>(
+          std::min<std::uint64_t>(cfg_.limits.max_header_bytes, 0xffffffffU)));
+      rp.body_limit(boost::none);
+      if (head_request) rp.skip(true);
+    };
+    fresh_parser();
+    conn.deadline.arm(cfg_.timeouts.upstream_response);
+    for (;;) {
+      if (conn.buffer.size() > 0) {
+        beast::error_code ec;
+        std::size_t n = res_->put(conn.buffer.data(), ec);
+        if (!ec && res_->is_header_done()) {
+          conn.buffer.consume(n);
+          int status = res_->get().result_int();
+          if (status >= 100 && status < 200) {
+            if (status == 101) {
+              conn.deadline.disarm();
+              co_return ResponseHead::bad;  // we never ask for an upgrade
+            }
+            fresh_parser();  // 100 / 103: informational, not forwarded
+            continue;
+          }
+          break;
+        }
+        if (!ec) {
+          conn.buffer.consume(n);
+        } else if (ec != bhttp::error::need_more) {
+          conn.deadline.disarm();
+          co_return ResponseHead::bad;
+        }
+      }
+      auto [ec, n] = co_await conn.socket.async_read_some(
+          conn.buffer.prepare(read_size(conn.buffer)), kUseTuple);
+      if (ec) {
+        conn.deadline.disarm();
+        if (conn.deadline.fired()) co_return ResponseHead::timeout;
+        co_return any ? ResponseHead::failed : ResponseHead::failed_before_bytes;
+      }
+      conn.buffer.commit(n);
+      any = true;
+    }
+    conn.deadline.disarm();
+    ctx_.target_responded = SteadyClock::now();
+    ctx_.target_status = res_->get().result_int();
+    auto& shard = w_.shard();
+    const std::size_t gi = ctx_.target_group->index();
+    shard.target_group_responses[gi][metrics::status_class_index(ctx_.target_status)].inc();
+    shard.target_response_time[gi].observe(ctx_.target_responded - ctx_.target_sent);
+    co_return ResponseHead::ok;
+  }
+
+  // -------------------------------------------------------- relay_response
+  Task<void> relay_response(upstream::UpstreamConn& conn, const config::TargetGroupConfig& tg,
+                            std::size_t slot) {
+    // The request is answered: what remains of a buffered body is consumed.
+    if (body_in_buffer_ > 0) {
+      in_.consume(body_in_buffer_);
+      body_in_buffer_ = 0;
+    }
+    chunk_pending_ = 0;
+    if (auto* hooks = w_.state().hooks.get()) {
+      ctx_.response_edits.clear();
+      hooks->on_response(ctx_);
+    }
+    auto& rp = *res_;
+    const auto& msg = rp.get();
+    const int status = msg.result_int();
+    const unsigned client_version = req_->get().version();
+    const bool no_body = rp.is_done();  // HEAD, 204, 304, or Content-Length: 0
+    enum class Framing { none, length, chunked_in, until_eof };
+    Framing in_framing = no_body            ? Framing::none
+                         : rp.chunked()     ? Framing::chunked_in
+                         : rp.content_length() ? Framing::length
+                                               : Framing::until_eof;
+    bool upstream_reusable = rp.keep_alive() && in_framing != Framing::until_eof;
+    // Out: chunked to HTTP/1.1 clients when the length is unknown; HTTP/1.0
+    // clients get the body up to the close.
+    const bool chunk_out = (in_framing == Framing::chunked_in ||
+                            in_framing == Framing::until_eof) && client_version >= 11;
+    if ((in_framing == Framing::chunked_in || in_framing == Framing::until_eof) && !chunk_out)
+      keep_alive_ = false;
+    if (!request_body_done_) keep_alive_ = false;
+
+    // Response head.
+    out_.clear();
+    out_.append("HTTP/1.1 ");
+    append_uint(out_, static_cast<std::uint64_t>(status));
+    out_.push_back(' ');
+    auto reason = msg.reason();
+    if (reason.empty()) {
+      out_.append(reason_phrase(status));
+    } else {
+      out_.append(reason.data(), reason.size());
+    }
+    out_.append(kCrlf);
+    ConnectionOptions opts;
+    auto conn_it = msg.find(field::connection);
+    if (conn_it != msg.end()) {
+      auto v = conn_it->value();
+      opts.load(std::string_view(v.data(), v.size()));
+    }
+    bool has_date = false;
+    std::string_view via;
+    const auto& edits = ctx_.response_edits;
+    for (const auto& f : msg) {
+      const field name = f.name();
+      auto ns = f.name_string();
+      auto vs = f.value();
+      std::string_view n(ns.data(), ns.size()), v(vs.data(), vs.size());
+      if (http::is_hop_by_hop_or_framing(name)) continue;
+      if (name == field::via) {
+        via = v;
+        continue;
+      }
+      if (name == field::date) has_date = true;
+      if (opts.count && opts.contains(n)) continue;
+      if (!edits.remove.empty() && removed_by(edits, n)) continue;
+      out_.append(n);
+      out_.append(": ");
+      out_.append(v);
+      out_.append(kCrlf);
+    }
+    if (!has_date) append_field(out_, "Date", w_.date().value());
+    out_.append("Via: ");
+    if (!via.empty()) {
+      out_.append(via);
+      out_.append(", ");
+    }
+    out_.append("1.1 edged\r\n");
+    if (in_framing == Framing::length || (no_body && rp.content_length())) {
+      out_.append("Content-Length: ");
+      append_uint(out_, *rp.content_length());
+      out_.append(kCrlf);
+    } else if (chunk_out) {
+      out_.append("Transfer-Encoding: chunked\r\n");
+    }
+    apply_response_edits();
+    finish_response_head();
+    ctx_.status = status;
+
+    bool ok = false;
+    switch (in_framing) {
+      case Framing::none:
+        ok = co_await write_client(std::array<asio::const_buffer, 1>{asio::buffer(out_)});
+        break;
+      case Framing::length:
+        ok = co_await relay_length_body(conn, *rp.content_length());
+        break;
+      case Framing::chunked_in:
+      case Framing::until_eof:
+        ok = co_await relay_decoded_body(conn, chunk_out);
+        break;
+    }
+    release_upstream(conn, ok && upstream_reusable, tg, slot);
+    if (!ok) keep_alive_ = false;
+  }
+
+  /// Content-Length response: bytes already read go out with the head, the
+  /// rest target → relay buffer → client.
+  Task<bool> relay_length_body(upstream::UpstreamConn& conn, std::uint64_t length) {
+    std::size_t first = static_cast<std::size_t>(std::min<std::uint64_t>(conn.buffer.size(), length));
+    std::array<asio::const_buffer, 2> bufs{asio::buffer(out_),
+                                           asio::buffer(conn.buffer.data().data(), first)};
+    if (!co_await write_client(bufs)) co_return false;
+    conn.buffer.consume(first);
+    std::uint64_t remaining = length - first;
+    while (remaining > 0) {
+      std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(remaining, relay_cap_));
+      conn.deadline.arm(cfg_.timeouts.upstream_response);
+      auto [ec, n] = co_await conn.socket.async_read_some(asio::buffer(relay_.get(), want),
+                                                          kUseTuple);
+      conn.deadline.disarm();
+      if (ec) co_return false;
+      remaining -= n;
+      if (!co_await write_client(std::array<asio::const_buffer, 1>{asio::buffer(relay_.get(), n)}))
+        co_return false;
+    }
+    // Bytes beyond the declared length make the connection unusable.
+    co_return conn.buffer.size() == 0;
+  }
+
+  /// Chunked or close-delimited response: decoded by the parser (framing
+  /// validated), re-chunked for HTTP/1.1 clients.
+  Task<bool> relay_decoded_body(upstream::UpstreamConn& conn, bool chunk_out) {
+    auto& rp = *res_;
+    rp.eager(true);
+    bool head_sent = false;
+    bool need_read = conn.buffer.size() == 0;
+    for (;;) {
+      std::size_t produced = 0;
+      if (!need_read && !rp.is_done()) {
+        auto& body = rp.get().body();
+        body.data = relay_.get();
+        body.size = relay_cap_;
+        beast::error_code ec;
+        std::size_t n = rp.put(conn.buffer.data(), ec);
+        conn.buffer.consume(n);
+        produced = relay_cap_ - body.size;
+        if (ec == bhttp::error::need_more) {
+          need_read = true;
+        } else if (ec && ec != bhttp::error::need_buffer) {
+          co_return false;  // bad chunk from the target: abort the response
+        } else if ((conn.buffer.size() == 0 || (n == 0 && produced == 0)) && !rp.is_done()) {
+          need_read = true;
+        }
+      }
+      const bool done = rp.is_done();
+      if (produced > 0 || done || !head_sent) {
+        std::array<asio::const_buffer, 5> bufs;
+        std::size_t nb = 0;
+        char chunk_head[20];
+        if (!head_sent) bufs[nb++] = asio::buffer(out_);
+        if (produced > 0) {
+          if (chunk_out) bufs[nb++] = asio::buffer(chunk_head, format_chunk_header(chunk_head, produced));
+          bufs[nb++] = asio::buffer(relay_.get(), produced);
+          if (chunk_out) bufs[nb++] = asio::buffer(kCrlf.data(), kCrlf.size());
+        }
+        if (done && chunk_out) bufs[nb++] = asio::buffer(kLastChunk.data(), kLastChunk.size());
+        // Hold a lone head back until the first body bytes, to send both at once.
+        // A lone head waits for body bytes already buffered, to go out together.
+        if (produced > 0 || done || need_read) {
+          if (!co_await write_client(std::span<const asio::const_buffer>(bufs.data(), nb)))
+            co_return false;
+          head_sent = true;
+        }
+      }
+      if (done) co_return conn.buffer.size() == 0;
+      if (need_read) {
+        conn.deadline.arm(cfg_.timeouts.upstream_response);
+        auto [ec, n] = co_await conn.socket.async_read_some(
+            conn.buffer.prepare(read_size(conn.buffer)), kUseTuple);
+        conn.deadline.disarm();
+        if (ec == asio::error::eof && rp.need_eof()) {
+          beast::error_code pec;
+          rp.put_eof(pec);
+          if (pec) co_return false;
+          need_read = false;
+          continue;
+        }
+        if (ec) co_return false;
+        conn.buffer.commit(n);
+        need_read = false;
+      }
+    }
+  }
+
+  // ------------------------------------------------------- release_upstream
+  void release_upstream(upstream::UpstreamConn& conn, bool reusable,
+                        const config::TargetGroupConfig& tg, std::size_t slot) {
+    ++conn.requests;
+    const auto& ka = tg.upstream_keepalive;
+    if (reusable && !w_.draining() && ka.max_idle_per_target > 0 &&
+        (ka.max_requests == 0 || conn.requests < ka.max_requests) && conn.target &&
+        conn.target->healthy.load(std::memory_order_relaxed)) {
+      // The pool owns it from here; find our shared_ptr through the pool API.
+      w_.pool().checkin(slot, current_conn_, ka);
+    } else {
+      close_upstream(conn);
+    }
+    current_conn_.reset();
+  }
+
+  void close_upstream(upstream::UpstreamConn& conn) {
+    beast::error_code ec;
+    conn.deadline.disarm();
+    conn.socket.close(ec);
+    if (current_conn_.get() == &conn) current_conn_.reset();
+  }
+
+  // ------------------------------------------------------------ client I/O
+  template <class Buffers>
+  Task<bool> write_client(const Buffers& bufs) {
+    deadline_.arm(cfg_.timeouts.idle);
+    auto [ec, n] = co_await asio::async_write(sock_, bufs, kUseTuple);
+    deadline_.disarm();
+    ctx_.sent_bytes += n;
+    w_.shard().bytes_sent.inc(n);
+    if (ec) {
+      deadline_.reset_fired();
+      keep_alive_ = false;
+      co_return false;
+    }
+    co_return true;
+  }
+
+  /// Graceful close: FIN first, then a short bounded read so that unread
+  /// request bytes do not turn our close into a reset that destroys the
+  /// response still in flight to the client.
+  Task<void> close_client() {
+    beast::error_code ec;
+    sock_.shutdown(asio::socket_base::shutdown_send, ec);
+    if (!ec && close_after_) {
+      deadline_.arm(std::chrono::seconds(2));
+      std::size_t drained = 0;
+      while (drained < 1024 * 1024) {
+        auto [rec, n] = co_await sock_.async_read_some(asio::buffer(relay_.get(), relay_cap_),
+                                                       kUseTuple);
+        if (rec) break;
+        drained += n;
+      }
+      deadline_.disarm();
+    }
+    sock_.close(ec);
+  }
+
+  // -------------------------------------------------------- finish_request
+  void finish_request() {
+    if (!request_active_ && ctx_.status == 0) return;
+    ctx_.end = SteadyClock::now();
+    auto& shard = w_.shard();
+    if (ctx_.status != 0)
+      shard.listener_requests[listener_.index][metrics::status_class_index(ctx_.status)].inc();
+    if (ctx_.error != EdgeError::none) shard.edge_errors[static_cast<std::size_t>(ctx_.error)].inc();
+    if (auto* hooks = w_.state().hooks.get()) hooks->on_log(ctx_);
+    request_active_ = false;
+  }
+
+  server::Worker& w_;
+  const server::ListenerRuntime& listener_;
+  const config::Config& cfg_;
+  Socket sock_;
+  Deadline deadline_;
+  beast::flat_buffer in_;
+  std::unique_ptr<char[]> relay_;
+  std::size_t relay_cap_ = 0;
+  std::string out_;
+  std::string body_;
+  std::string client_ip_;  // for X-Forwarded-For
+  std::optional<RequestParser> req_;
+  std::optional<ResponseParser> res_;
+  ParserHead head_;
+  RequestCtx ctx_;
+  std::string_view raw_head_;
+  upstream::UpstreamConnPtr current_conn_;
+  int matched_priority_ = 0;
+  RequestView view_;
+
+  // per request
+  bool keep_alive_ = false;
+  bool close_after_ = false;
+  bool request_body_done_ = true;
+  bool req_chunked_ = false;
+  bool expect_continue_ = false;
+  bool body_streamed_ = false;
+  bool request_active_ = false;
+  std::uint64_t req_length_ = 0;
+  std::size_t body_in_buffer_ = 0;
+  std::size_t chunk_pending_ = 0;
+  std::uint64_t request_body_sent_ = 0;
+  std::uint64_t body_total_ = 0;
+
+  // per connection
+  bool idle_wait_ = false;
+  bool closing_ = false;
+
+  friend void close_session(Session* s, bool force);
+};
+
+void close_session(Session* s, bool force) { s->close(force); }
+
+void start_session(server::Worker& worker, const server::ListenerRuntime& listener,
+                   Socket socket) {
+  auto session = std::make_unique<Session>(worker, listener, std::move(socket));
+  asio::co_spawn(worker.executor(), Session::run(std::move(session)), [](std::exception_ptr e) {
+    if (e) {
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::exception& ex) {
+        std::fprintf(stderr, "edged: session ended by exception: %s\n", ex.what());
+      }
+    }
+  });
+}
+
+}  // namespace edge::proxy

@@ -1,0 +1,173 @@
+#include "edge/server/worker.hpp"
+
+#include <algorithm>
+#include <cstdio>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/ip/v6_only.hpp>
+#include <boost/asio/post.hpp>
+
+#include "edge/proxy/session.hpp"
+
+namespace edge::server {
+
+namespace {
+/// Sweep period: fine enough for the shortest configured timeout, coarse
+/// enough to cost nothing (a wake-up per tick per worker).
+std::chrono::milliseconds tick_period(const config::Config& c) {
+  auto shortest = std::min({c.timeouts.client_header, c.timeouts.idle, c.timeouts.upstream_connect,
+                            c.timeouts.upstream_response});
+  auto p = shortest / 8;
+  return std::clamp(p, std::chrono::milliseconds(5), std::chrono::milliseconds(100));
+}
+}  // namespace
+
+Worker::Worker(unsigned index, const SharedState& state, metrics::WorkerShard& shard)
+    : index_(index),
+      state_(state),
+      shard_(shard),
+      pool_(ioc_->get_executor(), deadlines_, state.pool_slots),
+      tick_(std::make_unique<Timer>(ioc_->get_executor())),
+      rng_(0x9e3779b97f4a7c15ULL * (index + 1)) {
+  for (const auto& g : state.groups)
+    balancers_.push_back(upstream::make_balancer(g.group->config().algorithm, rng_()));
+}
+
+Worker::~Worker() {
+  // Sockets and timers owned here go before the io_context; then the context
+  // destroys what is still pending (session frames) while members are alive.
+  acceptors_.clear();
+  tick_.reset();
+  pool_.close_all();
+  ioc_.reset();
+}
+
+void Worker::bind(std::vector<std::uint16_t>& ports) {
+  for (std::size_t i = 0; i < state_.listeners.size(); ++i) {
+    const auto& l = *state_.listeners[i].config;
+    boost::system::error_code ec;
+    asio::ip::address addr;
+    if (l.listen.host.empty()) {
+      addr = asio::ip::address_v6::any();
+    } else {
+      addr = asio::ip::make_address(l.listen.host, ec);
+      if (ec) {
+        // a name: resolve once, here (control thread, before serving)
+        asio::ip::tcp::resolver r(*ioc_);
+        auto res = r.resolve(l.listen.host, std::to_string(l.listen.port), ec);
+        if (ec || res.empty())
+          throw std::system_error(ec, "listener '" + l.name + "': cannot resolve " + l.listen.host);
+        addr = res.begin()->endpoint().address();
+      }
+    }
+    asio::ip::tcp::endpoint ep(addr, ports[i]);
+    auto acc = std::make_unique<Acceptor>(ioc_->get_executor());
+    acc->open(ep.protocol());
+    acc->set_option(asio::socket_base::reuse_address(true));
+    int one = 1;
+    if (::setsockopt(acc->native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0)
+      throw std::system_error(errno, std::generic_category(), "SO_REUSEPORT");
+    if (addr.is_v6() && l.listen.host.empty()) acc->set_option(asio::ip::v6_only(false));
+    acc->bind(ep, ec);
+    if (ec)
+      throw std::system_error(ec, "listener '" + l.name + "': cannot bind " + l.listen.to_string());
+    acc->listen(asio::socket_base::max_listen_connections);
+    ports[i] = acc->local_endpoint().port();
+    acceptors_.push_back(std::move(acc));
+  }
+}
+
+void Worker::run() {
+  for (std::size_t i = 0; i < acceptors_.size(); ++i)
+    asio::co_spawn(*ioc_, accept_loop(this, i), asio::detached);
+  asio::co_spawn(*ioc_, tick_loop(this), asio::detached);
+  ioc_->run();
+}
+
+Task<void> Worker::accept_loop(Worker* self, std::size_t listener) {
+  Acceptor& acc = *self->acceptors_[listener];
+  const ListenerRuntime& lr = self->state_.listeners[listener];
+  for (;;) {
+    auto [ec, sock] = co_await acc.async_accept(kUseTuple);
+    if (ec) {
+      if (ec == asio::error::operation_aborted || !acc.is_open()) co_return;
+      // EMFILE and friends: back off a little instead of spinning.
+      Timer t(self->ioc_->get_executor());
+      t.expires_after(std::chrono::milliseconds(50));
+      co_await t.async_wait(kUseTuple);
+      continue;
+    }
+    if (self->draining_) co_return;
+    proxy::start_session(*self, lr, std::move(sock));
+  }
+}
+
+Task<void> Worker::tick_loop(Worker* self) {
+  const auto period = tick_period(self->state_.config);
+  for (;;) {
+    self->tick_->expires_after(period);
+    auto [ec] = co_await self->tick_->async_wait(kUseTuple);
+    if (ec || self->stopped_) co_return;
+    auto now = std::chrono::steady_clock::now();
+    self->deadlines_.sweep(now);
+    self->date_.refresh(std::time(nullptr));
+    self->pool_.expire_idle(now);
+  }
+}
+
+void Worker::add_session(proxy::Session* s) { sessions_.push_back(s); }
+
+void Worker::remove_session(proxy::Session* s) {
+  auto it = std::find(sessions_.begin(), sessions_.end(), s);
+  if (it != sessions_.end()) {
+    *it = sessions_.back();
+    sessions_.pop_back();
+  }
+  if (draining_) maybe_finish();
+}
+
+void Worker::drain() {
+  asio::post(*ioc_, [this] { on_drain(); });
+}
+
+void Worker::on_drain() {
+  if (draining_) return;
+  draining_ = true;
+  for (auto& a : acceptors_) {
+    boost::system::error_code ec;
+    a->close(ec);
+  }
+  pool_.close_all();
+  // Idle keep-alive clients are closed now; busy ones after their response.
+  for (auto* s : std::vector<proxy::Session*>(sessions_)) proxy::close_session(s, false);
+  maybe_finish();
+}
+
+void Worker::maybe_finish() {
+  if (sessions_.empty()) {
+    stopped_ = true;
+    tick_->cancel();
+    pool_.close_all();
+    ioc_->stop();
+  }
+}
+
+void Worker::stop() {
+  asio::post(*ioc_, [this] {
+    draining_ = true;
+    for (auto& a : acceptors_) {
+      boost::system::error_code ec;
+      a->close(ec);
+    }
+    pool_.close_all();
+    close_all_sessions();
+    maybe_finish();
+  });
+}
+
+void Worker::close_all_sessions() {
+  for (auto* s : std::vector<proxy::Session*>(sessions_)) proxy::close_session(s, true);
+}
+
+}  // namespace edge::server

@@ -1,0 +1,100 @@
+#include "edge/upstream/target.hpp"
+
+#include <algorithm>
+#include <stdexcept>
+#include <string_view>
+
+#include <boost/asio/io_context.hpp>
+
+namespace edge::upstream {
+namespace {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+
+/// Dotted digits (IPv4 or a malformed IPv4 such as 300.1.1.1) or anything with a
+/// colon (IPv6) is an address literal: it is parsed, never looked up in DNS, so a
+/// typo fails at once instead of after resolver timeouts.
+bool is_address_literal(std::string_view host) {
+  if (host.find(':') != std::string_view::npos) return true;
+  return std::all_of(host.begin(), host.end(),
+                     [](char c) { return c == '.' || (c >= '0' && c <= '9'); });
+}
+
+/// Letters, digits, '-', '_' and '.': anything else cannot be a host name, so it
+/// is rejected without asking the resolver.
+bool is_valid_host_name(std::string_view host) {
+  if (host.empty() || host.size() > 253) return false;
+  return std::all_of(host.begin(), host.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '-' || c == '_' || c == '.';
+  });
+}
+
+[[noreturn]] void fail(const config::TargetGroupConfig& group, const std::string& target,
+                       std::string_view reason) {
+  std::string msg = "target group '";
+  msg += group.name;
+  msg += "': cannot resolve target '";
+  msg += target;
+  msg += "': ";
+  msg += reason;
+  throw std::runtime_error(msg);
+}
+
+tcp::endpoint resolve(const config::TargetGroupConfig& group, const config::TargetConfig& target,
+                      const std::string& id) {
+  std::string_view host = target.address.host;
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  if (host.empty()) fail(group, id, "empty host");
+  if (target.address.port == 0) fail(group, id, "port 0");
+
+  const bool literal = is_address_literal(host);
+  if (!literal && !is_valid_host_name(host)) fail(group, id, "invalid host name");
+
+  // No address_configured: on a host with only loopback configured, glibc would
+  // otherwise refuse to return 127.0.0.1 for "localhost".
+  auto flags = tcp::resolver::numeric_service;
+  if (literal) flags |= tcp::resolver::numeric_host;
+
+  asio::io_context ioc;
+  tcp::resolver resolver(ioc);
+  boost::system::error_code ec;
+  const auto results =
+      resolver.resolve(host, std::to_string(target.address.port), flags, ec);
+  if (ec) fail(group, id, ec.message());
+  if (results.empty()) fail(group, id, "no address");
+
+  // Prefer IPv4 when a name has both: app instances commonly listen on IPv4 only.
+  for (const auto& entry : results) {
+    if (entry.endpoint().address().is_v4()) return entry.endpoint();
+  }
+  return results.begin()->endpoint();
+}
+
+}  // namespace
+
+TargetGroup::TargetGroup(const config::TargetGroupConfig& cfg, std::uint32_t index)
+    : cfg_(cfg), index_(index) {
+  targets_.reserve(cfg_.targets.size());
+  for (const auto& tc : cfg_.targets) {
+    auto t = std::make_unique<Target>();
+    t->id = tc.id;
+    if (t->id.empty()) {
+      const bool v6 = tc.address.host.find(':') != std::string::npos &&
+                      tc.address.host.front() != '[';
+      t->id = v6 ? "[" + tc.address.host + "]" : tc.address.host;
+      t->id += ':';
+      t->id += std::to_string(tc.address.port);
+    }
+    t->endpoint = resolve(cfg_, tc, t->id);
+    // A zero weight would make the least-outstanding score undefined: raise it to 1.
+    t->weight = std::max<std::uint32_t>(tc.weight, 1);
+    t->index = static_cast<std::uint32_t>(targets_.size());
+    targets_.push_back(std::move(t));
+  }
+}
+
+}  // namespace edge::upstream
