@@ -383,9 +383,9 @@ start_proxy() {
 
 proxy_version() {
   case "$1" in
-    edged) "$edged_bin" --version 2>&1 | head -n 1 || true ;;
-    nginx) "$nginx_bin" -v 2>&1 | sed 's/^nginx version: //' ;;
-    haproxy) "$haproxy_bin" -v 2>&1 | head -n 1 | awk '{print $1, $3}' ;;
+    edged) "$edged_bin" --version 2>&1 | head -n 1 | sed 's/^edged //' || true ;;
+    nginx) "$nginx_bin" -v 2>&1 | sed 's/^nginx version: nginx\///' ;;
+    haproxy) "$haproxy_bin" -v 2>&1 | head -n 1 | awk '{ print $3 }' ;;
   esac
 }
 
@@ -461,7 +461,7 @@ measure() {
 # ---- main ------------------------------------------------------------------------
 for name in "${proxies[@]}"; do
   write_config "$name"
-  check_config "$name" || die "generated $name configuration is invalid ($tmp/$name)"
+  check_config "$name" >&2 || die "generated $name configuration is invalid ($tmp/$name)"
 done
 
 for size in "${sizes[@]}"; do
@@ -500,11 +500,12 @@ report="$tmp/report.md"
   echo
   echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'); commit $commit"
   echo "- machine: $ncpu CPUs (${cpu_model:-unknown}), $(uname -sr); load generator, proxy and origins share it"
-  echo "- load: \`wrk -t$threads -c$connections -d$duration --latency\` after a ${warmup} warm-up;" \
-    "$rounds rounds, proxies alternating within each round"
+  echo "- load: \`wrk -t$threads -c$connections -d$duration --latency\`$([[ "$warmup" == 0 ]] &&
+    echo ', no warm-up' || echo " after a $warmup warm-up");" \
+    "$rounds round(s), proxies alternating within each round"
   echo "- origins: ${#origin_ports[@]} x $origin_kind (1 thread each$([[ "$pin" == 1 ]] && echo ', pinned one per CPU')), round robin"
   echo "- proxies ($workers workers/threads each, keep-alive to the origins, no access log):"
-  for p in "${proxies[@]}"; do echo "  $(label "$p") $(proxy_version "$p")"; done
+  for p in "${proxies[@]}"; do echo "  - $(label "$p") $(proxy_version "$p")"; done
   echo "- CPU/req: user+system time of all the proxy's processes during the measured run, divided by requests"
   echo "- command: \`PROXIES=\"${proxies[*]}\" SIZES=\"${sizes[*]}\" ROUNDS=$rounds DURATION=$duration CONNECTIONS=$connections ORIGIN=$origin_kind bench/e2e/run.sh\`"
   for size in "${sizes[@]}"; do

@@ -2,11 +2,11 @@
 // workers do) and each has its own balancer; every pick holds an
 // OutstandingGuard for a few picks so the shared atomics move as in production.
 
+#include <benchmark/benchmark.h>
+
 #include <array>
 #include <memory>
 #include <vector>
-
-#include <benchmark/benchmark.h>
 
 #include "edge/upstream/balancer.hpp"
 #include "edge/upstream/target.hpp"
@@ -57,7 +57,8 @@ void run_picks(benchmark::State& state, Balancer& balancer) {
 }
 
 void BM_LeastOutstandingPick(benchmark::State& state) {
-  LeastOutstanding balancer(0x9e3779b97f4a7c15ULL + static_cast<std::uint64_t>(state.thread_index()));
+  LeastOutstanding balancer(0x9e3779b97f4a7c15ULL +
+                            static_cast<std::uint64_t>(state.thread_index()));
   run_picks(state, balancer);
 }
 BENCHMARK(BM_LeastOutstandingPick)->Arg(4)->Arg(64)->Threads(2)->UseRealTime();

@@ -1,10 +1,10 @@
 // Listener rule matching with 100 rules when no rule matches, so every rule is
 // tried and the default action is returned (the worst case per request).
 
+#include <benchmark/benchmark.h>
+
 #include <string>
 #include <vector>
-
-#include <benchmark/benchmark.h>
 
 #include "edge/proxy/router.hpp"
 
@@ -43,7 +43,8 @@ edge::config::ListenerConfig path_rules() {
   for (int i = 0; i < kRules; ++i) {
     edge::config::Rule r;
     r.priority = i + 1;
-    r.conditions.path_pattern = {"/svc" + std::to_string(i) + "/*", "/v" + std::to_string(i) + "/*"};
+    r.conditions.path_pattern = {"/svc" + std::to_string(i) + "/*",
+                                 "/v" + std::to_string(i) + "/*"};
     r.action = forward("api");
     l.rules.push_back(r);
   }
@@ -76,7 +77,8 @@ edge::config::ListenerConfig mixed_rules() {
 void run(benchmark::State& state, const edge::config::ListenerConfig& cfg) {
   const Router router(cfg, kGroups);
   const BenchHead head;
-  const RequestView view = edge::proxy::make_request_view(head, asio::ip::make_address("192.0.2.10"));
+  const RequestView view =
+      edge::proxy::make_request_view(head, asio::ip::make_address("192.0.2.10"));
   for (auto _ : state) {
     auto result = router.route(view);
     benchmark::DoNotOptimize(result);

@@ -9,6 +9,8 @@
 //
 // yaml-cpp throws; exceptions stay inside this file (startup / reload only).
 
+#include "edge/config/loader.hpp"
+
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -27,8 +29,6 @@
 #include <string>
 #include <utility>
 #include <vector>
-
-#include "edge/config/loader.hpp"
 
 namespace edge::config {
 namespace {
@@ -56,17 +56,21 @@ std::string parent_path(const std::string& path) {
 bool is_under(const std::string& path, const std::string& prefix) {
   if (prefix.empty()) return true;  // the document itself
   if (path.size() < prefix.size() || path.compare(0, prefix.size(), prefix) != 0) return false;
-  return path.size() == prefix.size() || path[prefix.size()] == '.' ||
-         path[prefix.size()] == '[';
+  return path.size() == prefix.size() || path[prefix.size()] == '.' || path[prefix.size()] == '[';
 }
 
 const char* kind_of(const Node& n) {
   switch (n.Type()) {
-    case YAML::NodeType::Null: return "nothing";
-    case YAML::NodeType::Scalar: return "a scalar";
-    case YAML::NodeType::Sequence: return "a list";
-    case YAML::NodeType::Map: return "a map";
-    case YAML::NodeType::Undefined: break;
+    case YAML::NodeType::Null:
+      return "nothing";
+    case YAML::NodeType::Scalar:
+      return "a scalar";
+    case YAML::NodeType::Sequence:
+      return "a list";
+    case YAML::NodeType::Map:
+      return "a map";
+    case YAML::NodeType::Undefined:
+      break;
   }
   return "nothing";
 }
@@ -103,6 +107,8 @@ struct Origin {
   bool alias = false;
 };
 
+/// One pass over one document: fills a Config and collects errors. Lives for a
+/// single load on the loading thread; holds no reference to the YAML after it.
 class Reader {
  public:
   using ReadFn = std::function<void(const Node&, const std::string&)>;
@@ -196,7 +202,8 @@ class Reader {
         const Node value = it->second;
         if (!key.IsScalar()) {
           note(key_path(path, "?"), key.Mark());
-          error(key_path(path, "?"), "keys must be plain strings, got " + std::string(kind_of(key)));
+          error(key_path(path, "?"),
+                "keys must be plain strings, got " + std::string(kind_of(key)));
           clean = false;
           continue;
         }
@@ -208,8 +215,8 @@ class Reader {
           clean = false;
           continue;
         }
-        auto field = std::find_if(fields.begin(), fields.end(),
-                                  [&](const Field& f) { return f.key == k; });
+        auto field =
+            std::find_if(fields.begin(), fields.end(), [&](const Field& f) { return f.key == k; });
         if (field == fields.end()) {
           note(kp, key.Mark());
           error(kp, unknown_key_message(k, fields));
@@ -236,7 +243,8 @@ class Reader {
     return clean;
   }
 
-  static std::string unknown_key_message(std::string_view key, std::initializer_list<Field> fields) {
+  static std::string unknown_key_message(std::string_view key,
+                                         std::initializer_list<Field> fields) {
     std::string best;
     std::size_t best_distance = std::max<std::size_t>(2, key.size() / 3) + 1;
     for (const Field& f : fields) {
@@ -447,16 +455,15 @@ class Reader {
     map(n, path,
         {{"policy", [&](const Node& v, const std::string& p) { string(v, p, t.policy); }},
          {"certificates", [&](const Node& v, const std::string& p) {
-            struct_list(v, p, t.certificates,
-                        [&](const Node& item, const std::string& ip, TlsCertificate& c) {
-                          map(item, ip,
-                              {{"cert",
-                                [&](const Node& x, const std::string& xp) { string(x, xp, c.cert); },
-                                true},
-                               {"key",
-                                [&](const Node& x, const std::string& xp) { string(x, xp, c.key); },
-                                true}});
-                        });
+            struct_list(
+                v, p, t.certificates,
+                [&](const Node& item, const std::string& ip, TlsCertificate& c) {
+                  map(item, ip,
+                      {{"cert",
+                        [&](const Node& x, const std::string& xp) { string(x, xp, c.cert); }, true},
+                       {"key", [&](const Node& x, const std::string& xp) { string(x, xp, c.key); },
+                        true}});
+                });
           }}});
   }
 
@@ -464,7 +471,8 @@ class Reader {
     map(n, path,
         {{"path_pattern",
           [&](const Node& v, const std::string& p) { strings(v, p, c.path_pattern); }},
-         {"host_header", [&](const Node& v, const std::string& p) { strings(v, p, c.host_header); }},
+         {"host_header",
+          [&](const Node& v, const std::string& p) { strings(v, p, c.host_header); }},
          {"http_request_method",
           [&](const Node& v, const std::string& p) { strings(v, p, c.http_request_method); }},
          {"http_header",
@@ -473,23 +481,21 @@ class Reader {
             map(v, p,
                 {{"name", [&](const Node& x, const std::string& xp) { string(x, xp, h.name); },
                   true},
-                 {"values",
-                  [&](const Node& x, const std::string& xp) { strings(x, xp, h.values); }, true}});
+                 {"values", [&](const Node& x, const std::string& xp) { strings(x, xp, h.values); },
+                  true}});
             c.http_header = std::move(h);
           }},
          {"query_string",
           [&](const Node& v, const std::string& p) {
-            struct_list(v, p, c.query_string,
-                        [&](const Node& item, const std::string& ip, QueryStringCondition& q) {
-                          map(item, ip,
-                              {{"key",
-                                [&](const Node& x, const std::string& xp) { string(x, xp, q.key); }},
-                               {"value",
-                                [&](const Node& x, const std::string& xp) {
-                                  string(x, xp, q.value);
-                                },
-                                true}});
-                        });
+            struct_list(
+                v, p, c.query_string,
+                [&](const Node& item, const std::string& ip, QueryStringCondition& q) {
+                  map(item, ip,
+                      {{"key", [&](const Node& x, const std::string& xp) { string(x, xp, q.key); }},
+                       {"value",
+                        [&](const Node& x, const std::string& xp) { string(x, xp, q.value); },
+                        true}});
+                });
           }},
          {"source_ip", [&](const Node& v, const std::string& p) { strings(v, p, c.source_ip); }}});
   }
@@ -511,18 +517,16 @@ class Reader {
          {"target_groups",
           [&](const Node& v, const std::string& p) {
             multiple = true;
-            struct_list(v, p, f.target_groups,
-                        [&](const Node& item, const std::string& ip, ForwardTargetGroup& tg) {
-                          map(item, ip,
-                              {{"name",
-                                [&](const Node& x, const std::string& xp) {
-                                  string(x, xp, tg.name);
-                                },
-                                true},
-                               {"weight", [&](const Node& x, const std::string& xp) {
-                                  integer(x, xp, tg.weight);
-                                }}});
-                        });
+            struct_list(
+                v, p, f.target_groups,
+                [&](const Node& item, const std::string& ip, ForwardTargetGroup& tg) {
+                  map(item, ip,
+                      {{"name",
+                        [&](const Node& x, const std::string& xp) { string(x, xp, tg.name); },
+                        true},
+                       {"weight",
+                        [&](const Node& x, const std::string& xp) { integer(x, xp, tg.weight); }}});
+                });
           }},
          {"cache_policy",
           [&](const Node& v, const std::string& p) { string(v, p, f.cache_policy); }},
@@ -556,25 +560,24 @@ class Reader {
 
   void action(const Node& n, const std::string& path, Action& a) {
     std::vector<std::string_view> kinds;
-    const bool clean = map(
-        n, path,
-        {{"forward",
-          [&](const Node& v, const std::string& p) {
-            kinds.push_back("forward");
-            a.kind = Action::Kind::forward;
-            forward(v, p, a.forward);
-          }},
-         {"fixed_response",
-          [&](const Node& v, const std::string& p) {
-            kinds.push_back("fixed_response");
-            a.kind = Action::Kind::fixed_response;
-            fixed_response(v, p, a.fixed_response);
-          }},
-         {"redirect", [&](const Node& v, const std::string& p) {
-            kinds.push_back("redirect");
-            a.kind = Action::Kind::redirect;
-            redirect(v, p, a.redirect);
-          }}});
+    const bool clean = map(n, path,
+                           {{"forward",
+                             [&](const Node& v, const std::string& p) {
+                               kinds.push_back("forward");
+                               a.kind = Action::Kind::forward;
+                               forward(v, p, a.forward);
+                             }},
+                            {"fixed_response",
+                             [&](const Node& v, const std::string& p) {
+                               kinds.push_back("fixed_response");
+                               a.kind = Action::Kind::fixed_response;
+                               fixed_response(v, p, a.fixed_response);
+                             }},
+                            {"redirect", [&](const Node& v, const std::string& p) {
+                               kinds.push_back("redirect");
+                               a.kind = Action::Kind::redirect;
+                               redirect(v, p, a.redirect);
+                             }}});
     // With a misspelt kind the action stays at its default (an empty forward);
     // the unknown key already says what is wrong.
     if (!clean) failed_.push_back(path);
@@ -729,8 +732,7 @@ class Reader {
           }}});
   }
 
-  void origin_request_policy(const Node& n, const std::string& path,
-                             OriginRequestPolicyConfig& o) {
+  void origin_request_policy(const Node& n, const std::string& path, OriginRequestPolicyConfig& o) {
     map(n, path,
         {{"name", [&](const Node& v, const std::string& p) { string(v, p, o.name); }, true},
          {"headers", [&](const Node& v, const std::string& p) { selector(v, p, o.headers); }},
@@ -743,7 +745,7 @@ class Reader {
   std::vector<ConfigError> errors_;
   std::map<std::string, Origin> origins_;
   std::vector<std::string> failed_;  // paths already reported by the reader
-  std::set<std::string> quiet_;       // maps holding an unknown key
+  std::set<std::string> quiet_;      // maps holding an unknown key
 };
 
 void Reader::root(const Node& n, Config& c) {
@@ -849,7 +851,8 @@ void Reader::root(const Node& n, Config& c) {
         }},
        {"cache", [&](const Node& v, const std::string& p) {
           map(v, p,
-              {{"memory", [&](const Node& x, const std::string& xp) { size(x, xp, c.cache.memory); }},
+              {{"memory",
+                [&](const Node& x, const std::string& xp) { size(x, xp, c.cache.memory); }},
                {"max_object_size", [&](const Node& x, const std::string& xp) {
                   size(x, xp, c.cache.max_object_size);
                 }}});

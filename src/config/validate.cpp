@@ -106,7 +106,8 @@ bool valid_cidr(std::string_view s) {
   unsigned long prefix = 0;
   in6_addr v6{};
   in_addr v4{};
-  if (inet_pton(AF_INET, addr.c_str(), &v4) == 1) return parse_uint(s.substr(slash + 1), 32, prefix);
+  if (inet_pton(AF_INET, addr.c_str(), &v4) == 1)
+    return parse_uint(s.substr(slash + 1), 32, prefix);
   if (inet_pton(AF_INET6, addr.c_str(), &v6) == 1) {
     return parse_uint(s.substr(slash + 1), 128, prefix);
   }
@@ -135,6 +136,8 @@ bool valid_matcher(std::string_view m) {
   return true;
 }
 
+/// Checks one Config it borrows for the duration of run(); errors carry key paths
+/// only (file = Config::source, line/column 0). Thread: the caller's.
 class Validator {
  public:
   explicit Validator(const Config& c) : c_(c) {}
@@ -185,8 +188,8 @@ class Validator {
 
   void range(const std::string& path, long long v, long long lo, long long hi) {
     if (v < lo || v > hi) {
-      err(path, "must be between " + std::to_string(lo) + " and " + std::to_string(hi) +
-                    " (got " + std::to_string(v) + ")");
+      err(path, "must be between " + std::to_string(lo) + " and " + std::to_string(hi) + " (got " +
+                    std::to_string(v) + ")");
     }
   }
 
@@ -225,10 +228,9 @@ class Validator {
     size_range("limits.max_header_bytes", c_.limits.max_header_bytes, kKiB, kMiB);
     if (c_.limits.max_header_line_bytes < 256 ||
         c_.limits.max_header_line_bytes > c_.limits.max_header_bytes) {
-      err("limits.max_header_line_bytes",
-          "must be between 256 and limits.max_header_bytes (" +
-              format_size(c_.limits.max_header_bytes) + ") (got " +
-              format_size(c_.limits.max_header_line_bytes) + ")");
+      err("limits.max_header_line_bytes", "must be between 256 and limits.max_header_bytes (" +
+                                              format_size(c_.limits.max_header_bytes) + ") (got " +
+                                              format_size(c_.limits.max_header_line_bytes) + ")");
     }
     const Duration day = seconds(86400);
     positive("timeouts.client_header", c_.timeouts.client_header, day);
@@ -347,13 +349,17 @@ class Validator {
 
   void action(const Action& a, const std::string& path) {
     switch (a.kind) {
-      case Action::Kind::forward: forward(a.forward, path + ".forward"); break;
+      case Action::Kind::forward:
+        forward(a.forward, path + ".forward");
+        break;
       case Action::Kind::fixed_response: {
         const auto& f = a.fixed_response;
         range(path + ".fixed_response.status", f.status, 200, 599);
         break;
       }
-      case Action::Kind::redirect: redirect(a.redirect, path + ".redirect"); break;
+      case Action::Kind::redirect:
+        redirect(a.redirect, path + ".redirect");
+        break;
     }
   }
 
@@ -382,7 +388,8 @@ class Validator {
     if (!f.cache_policy.empty() && !cache_policy_exists(f.cache_policy)) {
       err(path + ".cache_policy", "unknown cache policy " + in_quotes(f.cache_policy));
     }
-    if (!f.origin_request_policy.empty() && !origin_request_policy_exists(f.origin_request_policy)) {
+    if (!f.origin_request_policy.empty() &&
+        !origin_request_policy_exists(f.origin_request_policy)) {
       err(path + ".origin_request_policy",
           "unknown origin request policy " + in_quotes(f.origin_request_policy));
     }
@@ -393,7 +400,8 @@ class Validator {
       err(path + ".status", "must be 301 or 302 (got " + std::to_string(r.status) + ")");
     }
     if (r.protocol != "HTTP" && r.protocol != "HTTPS" && r.protocol != "#{protocol}") {
-      err(path + ".protocol", "must be HTTP, HTTPS or #{protocol} (got " + in_quotes(r.protocol) + ")");
+      err(path + ".protocol",
+          "must be HTTP, HTTPS or #{protocol} (got " + in_quotes(r.protocol) + ")");
     }
     unsigned long port = 0;
     if (r.port != "#{port}" && (!parse_uint(r.port, 65535, port) || port == 0)) {
@@ -419,11 +427,14 @@ class Validator {
     for (std::size_t i = 0; i < g.targets.size(); ++i) {
       const std::string p = path + ".targets[" + std::to_string(i) + "]";
       const auto& t = g.targets[i];
-      Address a = t.address;
-      if (!t.id.empty() && !parse_address(t.id, a)) {
+      // `address` is what the data plane connects to; `id` is its spelling in the
+      // file (the loader sets both).
+      Address parsed;
+      if (!t.id.empty() && !parse_address(t.id, parsed)) {
         err(p + ".id", "invalid address " + in_quotes(t.id) + " (host:port or [v6]:port)");
         continue;
       }
+      const Address& a = t.address;
       if (a.host.empty() || a.port == 0) {
         err(p + ".id", "a target needs a host and a port 1..65535 (got " +
                            in_quotes(t.id.empty() ? a.to_string() : t.id) + ")");
@@ -454,8 +465,8 @@ class Validator {
     range(path + ".deregistration_delay", g.deregistration_delay, Duration::zero(), seconds(3600));
     if (g.slow_start != Duration::zero() &&
         (g.slow_start < seconds(30) || g.slow_start > seconds(900))) {
-      err(path + ".slow_start", "must be 0s or between 30s and 15m (got " +
-                                    format_duration(g.slow_start) + ")");
+      err(path + ".slow_start",
+          "must be 0s or between 30s and 15m (got " + format_duration(g.slow_start) + ")");
     }
     const auto& k = g.upstream_keepalive;
     range(path + ".upstream_keepalive.max_idle_per_target", k.max_idle_per_target, 0, 10000);
@@ -472,8 +483,8 @@ class Validator {
   }
 
   void selector(const KeySelector& s, const std::string& path, bool header_names_only) {
-    const bool lists = s.mode == KeySelector::Mode::whitelist ||
-                       s.mode == KeySelector::Mode::all_except;
+    const bool lists =
+        s.mode == KeySelector::Mode::whitelist || s.mode == KeySelector::Mode::all_except;
     if (lists && s.names.empty()) {
       err(path, "needs at least one name");
     } else if (!lists && !s.names.empty()) {
@@ -523,7 +534,8 @@ class Validator {
   void origin_request_policy(const OriginRequestPolicyConfig& p, const std::string& path) {
     name(path + ".name", p.name);
     if (contains(kManagedOriginRequestPolicies, p.name)) {
-      err(path + ".name", in_quotes(p.name) + " is a managed origin request policy; pick another name");
+      err(path + ".name",
+          in_quotes(p.name) + " is a managed origin request policy; pick another name");
     }
     for (const auto& other : c_.origin_request_policies) {
       if (&other == &p) break;

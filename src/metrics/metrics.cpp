@@ -89,7 +89,8 @@ struct Totals {
       response_time[g].sum_ns += s.target_response_time[g].sum_nanoseconds();
     }
     for (std::size_t e = 0; e < kEdgeErrorCount; ++e) edge_errors[e] += s.edge_errors[e].value();
-    for (std::size_t d = 0; d < desync.size(); ++d) desync[d] += s.desync_classifications[d].value();
+    for (std::size_t d = 0; d < desync.size(); ++d)
+      desync[d] += s.desync_classifications[d].value();
     active_client_connections += s.active_client_connections.value();
     client_connections += s.client_connections_accepted.value();
     upstream_opened += s.upstream_connections_opened.value();
@@ -141,14 +142,14 @@ class ShardCollector final : public prometheus::Collectable {
     out.reserve(13);
 
     {
-      MetricFamily f = family("edged_requests_total",
-                              "Responses sent to clients, by listener and status class.",
-                              MetricType::Counter);
+      MetricFamily f =
+          family("edged_requests_total", "Responses sent to clients, by listener and status class.",
+                 MetricType::Counter);
       for (std::size_t l = 0; l < listeners.size(); ++l) {
         for (std::size_t c = 0; c < kStatusClasses; ++c) {
-          f.metric.push_back(counter(t.listener_requests[l][c],
-                                     {label("listener", listeners[l]),
-                                      label("status_class", kStatusClassNames[c])}));
+          f.metric.push_back(counter(
+              t.listener_requests[l][c],
+              {label("listener", listeners[l]), label("status_class", kStatusClassNames[c])}));
         }
       }
       out.push_back(std::move(f));
@@ -159,9 +160,9 @@ class ShardCollector final : public prometheus::Collectable {
                               MetricType::Counter);
       for (std::size_t g = 0; g < groups.size(); ++g) {
         for (std::size_t c = 0; c < kStatusClasses; ++c) {
-          f.metric.push_back(counter(t.target_group_responses[g][c],
-                                     {label("target_group", groups[g]),
-                                      label("status_class", kStatusClassNames[c])}));
+          f.metric.push_back(counter(
+              t.target_group_responses[g][c],
+              {label("target_group", groups[g]), label("status_class", kStatusClassNames[c])}));
         }
       }
       out.push_back(std::move(f));
@@ -203,9 +204,9 @@ class ShardCollector final : public prometheus::Collectable {
       out.push_back(std::move(f));
     }
     {
-      MetricFamily f = family("edged_desync_classifications_total",
-                              "Requests classified by the HTTP desync mitigation.",
-                              MetricType::Counter);
+      MetricFamily f =
+          family("edged_desync_classifications_total",
+                 "Requests classified by the HTTP desync mitigation.", MetricType::Counter);
       for (std::size_t d = 0; d < kDesyncClassNames.size(); ++d) {
         f.metric.push_back(counter(t.desync[d], {label("classification", kDesyncClassNames[d])}));
       }
@@ -219,8 +220,8 @@ class ShardCollector final : public prometheus::Collectable {
       f.metric.push_back(std::move(m));
       out.push_back(std::move(f));
     }
-    out.push_back(single_counter("edged_client_connections_total",
-                                 "Client connections accepted.", t.client_connections));
+    out.push_back(single_counter("edged_client_connections_total", "Client connections accepted.",
+                                 t.client_connections));
     {
       MetricFamily f = family("edged_upstream_connections_total",
                               "Connections to targets: opened anew or reused from the pool.",
@@ -233,8 +234,7 @@ class ShardCollector final : public prometheus::Collectable {
                                  "Requests retried on another target.", t.upstream_retries));
     out.push_back(single_counter("edged_received_bytes_total", "Bytes received from clients.",
                                  t.bytes_received));
-    out.push_back(
-        single_counter("edged_sent_bytes_total", "Bytes sent to clients.", t.bytes_sent));
+    out.push_back(single_counter("edged_sent_bytes_total", "Bytes sent to clients.", t.bytes_sent));
     return out;
   }
 

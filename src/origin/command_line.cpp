@@ -1,34 +1,14 @@
 #include "edge/origin/command_line.hpp"
 
 #include <charconv>
-#include <cmath>
 #include <limits>
 #include <optional>
 #include <utility>
 
+#include "edge/config/loader.hpp"
+
 namespace edge::origin {
 namespace {
-
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (lower(a[i]) != lower(b[i])) return false;
-  }
-  return true;
-}
-
-/// Splits "12.5ms" into a non-negative number and its unit.
-bool split_number(std::string_view text, double& number, std::string_view& unit) {
-  std::size_t i = 0;
-  while (i < text.size() && ((text[i] >= '0' && text[i] <= '9') || text[i] == '.')) ++i;
-  if (i == 0) return false;
-  const auto [ptr, ec] = std::from_chars(text.data(), text.data() + i, number);
-  if (ec != std::errc{} || ptr != text.data() + i || !std::isfinite(number)) return false;
-  unit = text.substr(i);
-  return true;
-}
 
 template <class T>
 bool parse_int(std::string_view text, T& out) {
@@ -40,46 +20,18 @@ bool parse_int(std::string_view text, T& out) {
 }  // namespace
 
 bool parse_duration_us(std::string_view text, std::chrono::microseconds& out) {
-  double number = 0;
-  std::string_view unit;
-  if (!split_number(text, number, unit)) return false;
-  double scale = 0;
-  if (unit.empty() || unit == "s") scale = 1e6;
-  else if (unit == "us") scale = 1;
-  else if (unit == "ms") scale = 1e3;
-  else if (unit == "m") scale = 60e6;
-  else if (unit == "h") scale = 3600e6;
-  else return false;
-  const double us = number * scale;
-  if (us > 1e15) return false;
-  out = std::chrono::microseconds(static_cast<std::int64_t>(std::llround(us)));
-  return true;
-}
-
-bool parse_size_bytes(std::string_view text, std::uint64_t& out) {
-  double number = 0;
-  std::string_view unit;
-  if (!split_number(text, number, unit)) return false;
-  struct Unit {
-    std::string_view name;
-    double scale;
-  };
-  static constexpr Unit kUnits[] = {
-      {"", 1.0},          {"b", 1.0},
-      {"k", 0x1p10},      {"kib", 0x1p10},  {"kb", 1e3},
-      {"m", 0x1p20},      {"mib", 0x1p20},  {"mb", 1e6},
-      {"g", 0x1p30},      {"gib", 0x1p30},  {"gb", 1e9},
-      {"t", 0x1p40},      {"tib", 0x1p40},  {"tb", 1e12},
-  };
-  for (const Unit& u : kUnits) {
-    if (!iequals(unit, u.name)) continue;
-    const double bytes = number * u.scale;
-    if (bytes >= 0x1p63) return false;
-    if (unit.empty() && bytes != std::floor(bytes)) return false;
-    out = static_cast<std::uint64_t>(std::llround(bytes));
+  // The config syntax, plus microseconds for sub-millisecond latencies.
+  if (text.ends_with("us")) {
+    std::int64_t us = 0;
+    if (!parse_int(text.substr(0, text.size() - 2), us) || us < 0) return false;
+    out = std::chrono::microseconds(us);
     return true;
   }
-  return false;
+  config::Duration ms{};
+  if (!config::parse_duration(text, ms)) return false;
+  if (ms.count() > std::numeric_limits<std::int64_t>::max() / 1000) return false;
+  out = ms;
+  return true;
 }
 
 bool parse_latency(std::string_view text, Latency& out) {
@@ -121,31 +73,6 @@ bool parse_latency(std::string_view text, Latency& out) {
   return true;
 }
 
-bool parse_listen(std::string_view text, std::string& host, std::uint16_t& port) {
-  std::string_view h;
-  std::string_view p;
-  if (!text.empty() && text.front() == '[') {
-    const auto close = text.find(']');
-    if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':') {
-      return false;
-    }
-    h = text.substr(1, close - 1);
-    p = text.substr(close + 2);
-    if (h.empty()) return false;
-  } else if (const auto colon = text.rfind(':'); colon != std::string_view::npos) {
-    h = text.substr(0, colon);
-    p = text.substr(colon + 1);
-    if (h.find(':') != std::string_view::npos) return false;  // bare v6 needs brackets
-  } else {
-    p = text;
-  }
-  std::uint16_t value = 0;
-  if (!parse_int(p, value)) return false;
-  host = std::string(h);
-  port = value;
-  return true;
-}
-
 std::string usage_text(std::string_view program) {
   std::string out;
   out.append("usage: ").append(program).append(
@@ -154,9 +81,9 @@ std::string usage_text(std::string_view program) {
       "HTTP/1.1 test origin (app-tier stand-in) for edged tests, demos and benchmarks.\n"
       "\n"
       "options:\n"
-      "  --listen ADDR            host:port, [v6]:port, :port or port (repeatable: one\n"
-      "                           server per address; default 127.0.0.1:8080)\n"
-      "  --body-size SIZE         default response body size (default 1KiB; up to TiBs,\n"
+      "  --listen ADDR            host:port, [v6]:port or :port (repeatable: one server\n"
+      "                           per address; default 127.0.0.1:8080)\n"
+      "  --body-size SIZE         default response body size (default 1KiB; any size,\n"
       "                           generated and streamed, never held in memory)\n"
       "  --chunked                default responses use Transfer-Encoding: chunked\n"
       "  --chunk-size SIZE        bytes per chunk / per slow write (default 16KiB, max 1MiB)\n"
@@ -170,7 +97,7 @@ std::string usage_text(std::string_view program) {
       "  --threads N              event-loop threads per server (default 1)\n"
       "  -h, --help               this text\n"
       "\n"
-      "Durations: 250us, 5ms, 1.5s, 2m, or a bare number of seconds.\n"
+      "Durations: 250us, 5ms, 30s, 2m, 1h, 1d, or a bare number of seconds.\n"
       "Sizes: 512, 64KiB, 4MiB, 1GiB (KB/MB/GB are powers of 1000).\n"
       "\n"
       "Paths: /health (GET; POST /health/fail, /health/ok flip it), /echo..., /delay/<ms>,\n"
@@ -201,9 +128,7 @@ CommandLine parse_command_line(std::span<const std::string_view> args) {
         name = name.substr(0, eq);
       }
     }
-    auto flag = [&]() {
-      return !inline_value.has_value();
-    };
+    auto flag = [&]() { return !inline_value.has_value(); };
     auto value = [&](std::string_view& out) {
       if (inline_value) {
         out = *inline_value;
@@ -234,19 +159,18 @@ CommandLine parse_command_line(std::span<const std::string_view> args) {
     const std::string shown(v);
 
     if (name == "--listen") {
-      std::string host;
-      std::uint16_t port = 0;
-      if (!parse_listen(v, host, port)) {
-        return fail("--listen: expected host:port, [v6]:port, :port or port, got '" + shown + "'");
+      config::Address address;
+      if (!config::parse_address(v, address)) {
+        return fail("--listen: expected host:port, [v6]:port or :port, got '" + shown + "'");
       }
-      listens.emplace_back(std::move(host), port);
+      listens.emplace_back(std::move(address.host), address.port);
     } else if (name == "--body-size") {
-      if (!parse_size_bytes(v, base.body_size)) {
+      if (!config::parse_size(v, base.body_size)) {
         return fail("--body-size: expected a size like 512, 64KiB, 1GiB, got '" + shown + "'");
       }
     } else if (name == "--chunk-size") {
       std::uint64_t size = 0;
-      if (!parse_size_bytes(v, size) || size == 0 || size > OriginOptions::kMaxChunkSize) {
+      if (!config::parse_size(v, size) || size == 0 || size > OriginOptions::kMaxChunkSize) {
         return fail("--chunk-size: expected a size between 1 and 1MiB, got '" + shown + "'");
       }
       base.chunk_size = static_cast<std::size_t>(size);

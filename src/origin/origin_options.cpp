@@ -17,10 +17,14 @@ std::string format_us(std::chrono::microseconds d) {
 
 std::string Latency::to_string() const {
   switch (kind) {
-    case Kind::none: return "none";
-    case Kind::fixed: return "fixed:" + format_us(first);
-    case Kind::uniform: return "uniform:" + format_us(first) + ":" + format_us(second);
-    case Kind::exponential: return "exp:" + format_us(first);
+    case Kind::none:
+      return "none";
+    case Kind::fixed:
+      return "fixed:" + format_us(first);
+    case Kind::uniform:
+      return "uniform:" + format_us(first) + ":" + format_us(second);
+    case Kind::exponential:
+      return "exp:" + format_us(first);
   }
   return "none";
 }

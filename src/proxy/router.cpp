@@ -207,8 +207,7 @@ Cidr parse_cidr(std::string_view text, const std::string& where) {
     const std::string_view len = text.substr(slash + 1);
     unsigned value = 0;
     const auto [end, err] = std::from_chars(len.data(), len.data() + len.size(), value);
-    if (len.empty() || err != std::errc{} || end != len.data() + len.size() ||
-        value > max_prefix) {
+    if (len.empty() || err != std::errc{} || end != len.data() + len.size() || value > max_prefix) {
       return fail("bad prefix length");
     }
     c.prefix = value;
@@ -343,8 +342,7 @@ struct Router::Rule {
 
   /// Cheapest and most selective conditions first.
   bool matches(const RequestView& r) const {
-    if (!methods.empty() &&
-        std::find(methods.begin(), methods.end(), r.method) == methods.end()) {
+    if (!methods.empty() && std::find(methods.begin(), methods.end(), r.method) == methods.end()) {
       return false;
     }
     if (!hosts.empty() && !match_any(hosts, r.host)) return false;
@@ -379,8 +377,10 @@ Router::Router(const config::ListenerConfig& listener, std::span<const std::stri
     Rule rule;
     rule.priority = src->priority;
     rule.methods = c.http_request_method;
-    for (const auto& h : c.host_header) rule.hosts.push_back(compile_pattern(h, true, Syntax::plain));
-    for (const auto& p : c.path_pattern) rule.paths.push_back(compile_pattern(p, false, Syntax::plain));
+    for (const auto& h : c.host_header)
+      rule.hosts.push_back(compile_pattern(h, true, Syntax::plain));
+    for (const auto& p : c.path_pattern)
+      rule.paths.push_back(compile_pattern(p, false, Syntax::plain));
     for (const auto& s : c.source_ip) rule.sources.push_back(parse_cidr(s, where));
     if (c.http_header) {
       rule.has_header = true;

@@ -445,10 +445,9 @@ class Session {
     append_uint(out_, body.size());
     out_.append(kCrlf);
     apply_response_edits();
-    finish_response_head();
-    ctx_.status = status;
+    finish_response_head(status);
     std::array<asio::const_buffer, 2> bufs{asio::buffer(out_), asio::buffer(body.data(), body.size())};
-    bool head_only = head_.method() == "HEAD";
+    bool head_only = is_head_request();
     co_await write_client(head_only ? std::span<const asio::const_buffer>(bufs.data(), 1)
                                     : std::span<const asio::const_buffer>(bufs));
   }
@@ -456,6 +455,7 @@ class Session {
   // Edge-generated error (400/408/413/431/502/503/504): short ALB-style body.
   Task<void> send_error(EdgeError e) {
     ctx_.error = e;
+    w_.shard().edge_errors[static_cast<std::size_t>(e)].inc();
     int status = status_of(e);
     // Client errors close the connection; gateway errors keep it when the
     // request body was fully read (or there was none).
@@ -484,16 +484,23 @@ class Session {
     out_.append("Content-Length: ");
     append_uint(out_, body_.size());
     out_.append(kCrlf);
-    finish_response_head();
-    ctx_.status = status;
-    bool head_only = req_ && req_->is_header_done() && head_.method() == "HEAD";
+    finish_response_head(status);
+    bool head_only = is_head_request();
     std::array<asio::const_buffer, 2> bufs{asio::buffer(out_), asio::buffer(body_)};
     co_await write_client(head_only ? std::span<const asio::const_buffer>(bufs.data(), 1)
                                     : std::span<const asio::const_buffer>(bufs));
   }
 
+  bool is_head_request() const {
+    return req_ && req_->is_header_done() && req_->get().method() == bhttp::verb::head;
+  }
+
   /// Connection header (when needed) and the blank line.
-  void finish_response_head() {
+  /// Ends the head and counts the response (before it is written, so that
+  /// whoever received it can read the counters).
+  void finish_response_head(int status) {
+    ctx_.status = status;
+    w_.shard().listener_requests[listener_.index][metrics::status_class_index(status)].inc();
     if (w_.draining() || close_after_) keep_alive_ = false;
     unsigned version = req_ && req_->is_header_done() ? req_->get().version() : 11;
     if (!keep_alive_) {
@@ -1105,8 +1112,7 @@ class Session {
       out_.append("Transfer-Encoding: chunked\r\n");
     }
     apply_response_edits();
-    finish_response_head();
-    ctx_.status = status;
+    finish_response_head(status);
 
     bool ok = false;
     switch (in_framing) {
@@ -1277,10 +1283,6 @@ class Session {
   void finish_request() {
     if (!request_active_ && ctx_.status == 0) return;
     ctx_.end = SteadyClock::now();
-    auto& shard = w_.shard();
-    if (ctx_.status != 0)
-      shard.listener_requests[listener_.index][metrics::status_class_index(ctx_.status)].inc();
-    if (ctx_.error != EdgeError::none) shard.edge_errors[static_cast<std::size_t>(ctx_.error)].inc();
     if (auto* hooks = w_.state().hooks.get()) hooks->on_log(ctx_);
     request_active_ = false;
   }

@@ -3,13 +3,6 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
-#include <exception>
-#include <limits>
-#include <mutex>
-#include <stdexcept>
-#include <system_error>
-#include <thread>
-
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -29,6 +22,12 @@
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
+#include <exception>
+#include <limits>
+#include <mutex>
+#include <stdexcept>
+#include <system_error>
+#include <thread>
 
 #include "edge/metrics/metrics.hpp"
 
@@ -73,7 +72,8 @@ bool constant_time_equals(std::string_view a, std::string_view b) {
 }
 
 bool has_ctl(std::string_view s) {
-  return std::any_of(s.begin(), s.end(), [](char c) { return c == '\r' || c == '\n' || c == '\0'; });
+  return std::any_of(s.begin(), s.end(),
+                     [](char c) { return c == '\r' || c == '\n' || c == '\0'; });
 }
 
 struct Route {
@@ -172,6 +172,7 @@ AdminResponse detail::AdminServerState::dispatch(AdminRequest& req) {
   // the longest prefix down. The first one with the method (HEAD falls back to
   // GET) serves; if none has it, they all contribute to Allow.
   AdminHandler handler;
+  bool found = false;
   std::vector<std::string> allowed;
   {
     std::lock_guard lock(routes_mu);
@@ -202,13 +203,14 @@ AdminResponse detail::AdminServerState::dispatch(AdminRequest& req) {
       if (chosen != nullptr || req.method != "HEAD") break;
     }
     if (chosen != nullptr) {
+      found = true;
       handler = chosen->handler;
     } else {
       for (const Route* r : candidates) allowed.push_back(r->method);
     }
   }
 
-  if (!handler) {
+  if (!found) {
     if (allowed.empty()) return AdminResponse::error(404, "no route for " + req.path);
     if (std::find(allowed.begin(), allowed.end(), "GET") != allowed.end()) {
       allowed.emplace_back("HEAD");
@@ -222,6 +224,7 @@ AdminResponse detail::AdminServerState::dispatch(AdminRequest& req) {
     return r;
   }
 
+  if (!handler) return AdminResponse::error(500, "route has no handler");
   try {
     return handler(req);
   } catch (const std::exception& e) {

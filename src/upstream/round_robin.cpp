@@ -19,7 +19,8 @@ Target* RoundRobin::pick(std::span<Target* const> candidates, const ExcludeSet& 
   std::size_t best = n;
   for (std::size_t i = 0; i < n; ++i) {
     const Target* t = candidates[i];
-    if (exclude.contains(t->index)) continue;
+    // The empty-set test first: the common first attempt then never loads `index`.
+    if (exclude.bits != 0 && exclude.contains(t->index)) continue;
     const std::int64_t w = t->weight != 0 ? t->weight : 1;
     current_[i] += w;
     total += w;

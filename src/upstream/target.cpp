@@ -1,10 +1,9 @@
 #include "edge/upstream/target.hpp"
 
 #include <algorithm>
+#include <boost/asio/io_context.hpp>
 #include <stdexcept>
 #include <string_view>
-
-#include <boost/asio/io_context.hpp>
 
 namespace edge::upstream {
 namespace {
@@ -26,8 +25,8 @@ bool is_address_literal(std::string_view host) {
 bool is_valid_host_name(std::string_view host) {
   if (host.empty() || host.size() > 253) return false;
   return std::all_of(host.begin(), host.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '_' || c == '.';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_' || c == '.';
   });
 }
 
@@ -62,8 +61,7 @@ tcp::endpoint resolve(const config::TargetGroupConfig& group, const config::Targ
   asio::io_context ioc;
   tcp::resolver resolver(ioc);
   boost::system::error_code ec;
-  const auto results =
-      resolver.resolve(host, std::to_string(target.address.port), flags, ec);
+  const auto results = resolver.resolve(host, std::to_string(target.address.port), flags, ec);
   if (ec) fail(group, id, ec.message());
   if (results.empty()) fail(group, id, "no address");
 
@@ -83,8 +81,8 @@ TargetGroup::TargetGroup(const config::TargetGroupConfig& cfg, std::uint32_t ind
     auto t = std::make_unique<Target>();
     t->id = tc.id;
     if (t->id.empty()) {
-      const bool v6 = tc.address.host.find(':') != std::string::npos &&
-                      tc.address.host.front() != '[';
+      const bool v6 =
+          tc.address.host.find(':') != std::string::npos && tc.address.host.front() != '[';
       t->id = v6 ? "[" + tc.address.host + "]" : tc.address.host;
       t->id += ':';
       t->id += std::to_string(tc.address.port);

@@ -138,9 +138,10 @@ Response Connection::read_response(std::chrono::milliseconds timeout, bool head_
   parser.body_limit(boost::none);
   parser.header_limit(1024 * 1024);
   if (head_request) parser.skip(true);
-  const error_code ec = impl.run(
-      [&impl, &parser](auto handler) { http::async_read(impl.socket, impl.buffer, parser, handler); },
-      timeout);
+  const error_code ec =
+      impl.run([&impl, &parser](
+                   auto handler) { http::async_read(impl.socket, impl.buffer, parser, handler); },
+               timeout);
   if (ec) {
     out.error = ec;
     return out;
@@ -176,7 +177,7 @@ Response Connection::request(std::string_view method, std::string_view target,
 bool Connection::closed_by_peer(std::chrono::milliseconds timeout) {
   if (!ok()) return false;
   Impl& impl = *impl_;
-  if (impl.buffer.size() > 0) { fprintf(stderr, "leftover %zu\n", impl.buffer.size()); return false; }
+  if (impl.buffer.size() > 0) return false;
   std::size_t got = 0;
   const error_code ec = impl.run(
       [&impl, &got](auto handler) {
@@ -188,7 +189,6 @@ bool Connection::closed_by_peer(std::chrono::milliseconds timeout) {
       },
       timeout);
   impl.buffer.commit(got);
-  fprintf(stderr, "closed_by_peer: ec=%s got=%zu buf=%zu\n", ec.message().c_str(), got, impl.buffer.size());
   return ec == asio::error::eof || ec == asio::error::connection_reset;
 }
 
@@ -254,11 +254,13 @@ std::string make_request(std::string_view method, std::string_view target, const
   std::string out;
   out.append(method).append(" ").append(target).append(" HTTP/1.1\r\n");
   if (!has(headers, "Host")) out.append("Host: localhost\r\n");
-  for (const auto& [name, value] : headers) out.append(name).append(": ").append(value).append("\r\n");
+  for (const auto& [name, value] : headers)
+    out.append(name).append(": ").append(value).append("\r\n");
   const bool framed = has(headers, "Content-Length") || has(headers, "Transfer-Encoding");
   const bool wants_length =
       !body.empty() || method == "POST" || method == "PUT" || method == "PATCH";
-  if (!framed && wants_length) out.append("Content-Length: ").append(std::to_string(body.size())).append("\r\n");
+  if (!framed && wants_length)
+    out.append("Content-Length: ").append(std::to_string(body.size())).append("\r\n");
   out.append("\r\n");
   out.append(body);
   return out;

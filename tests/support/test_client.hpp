@@ -53,7 +53,8 @@ class Connection {
   std::uint16_t local_port() const;
 
   /// Writes all of `data` before the timeout.
-  std::error_code send_raw(std::string_view data, std::chrono::milliseconds timeout = kDefaultTimeout);
+  std::error_code send_raw(std::string_view data,
+                           std::chrono::milliseconds timeout = kDefaultTimeout);
 
   /// Reads one response (an interim 1xx counts as one). `head_request`: the
   /// response answers a HEAD, so it has no body whatever its headers say.
@@ -64,9 +65,8 @@ class Connection {
   /// response (interim 1xx responses are skipped). Adds `Host` unless given, and
   /// `Content-Length` when there is a body or the method is POST/PUT/PATCH, unless
   /// `Content-Length` or `Transfer-Encoding` is given.
-  Response request(std::string_view method, std::string_view target,
-                   const Headers& headers = {}, std::string_view body = {},
-                   std::chrono::milliseconds timeout = kDefaultTimeout);
+  Response request(std::string_view method, std::string_view target, const Headers& headers = {},
+                   std::string_view body = {}, std::chrono::milliseconds timeout = kDefaultTimeout);
 
   /// True if the peer closed the connection (EOF or reset) within `timeout`;
   /// false on timeout or if data arrived (the data is kept for read_response).

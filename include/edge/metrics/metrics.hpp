@@ -38,10 +38,10 @@ struct CacheLineAllocator {
   template <class U>
   CacheLineAllocator(const CacheLineAllocator<U>&) noexcept {}  // NOLINT: rebinding
   T* allocate(std::size_t n) {
-    return static_cast<T*>(::operator new(padded(n), std::align_val_t{kCacheLine}));
+    return static_cast<T*>(::operator new (padded(n), std::align_val_t{kCacheLine}));
   }
   void deallocate(T* p, std::size_t n) noexcept {
-    ::operator delete(p, padded(n), std::align_val_t{kCacheLine});
+    ::operator delete (p, padded(n), std::align_val_t{kCacheLine});
   }
   template <class U>
   bool operator==(const CacheLineAllocator<U>&) const noexcept {
@@ -88,9 +88,9 @@ class Gauge {
 /// consistent histogram (+Inf bucket == _count).
 class Histogram {
  public:
-  static constexpr std::array<double, 18> kBounds{
-      0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
-      0.1,    0.25,    0.5,    1.0,   2.5,    5.0,   10.0, 30.0,  60.0};
+  static constexpr std::array<double, 18> kBounds{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
+                                                  0.01,   0.025,   0.05,   0.1,   0.25,   0.5,
+                                                  1.0,    2.5,     5.0,    10.0,  30.0,   60.0};
   /// kBounds as integer nanoseconds: observe() compares integers only.
   static constexpr std::array<std::uint64_t, kBounds.size()> kBoundsNs = [] {
     std::array<std::uint64_t, kBounds.size()> ns{};
@@ -123,10 +123,10 @@ class Histogram {
 
 /// Label values of `status_class`, index = status_class_index().
 inline constexpr std::array<std::string_view, 5> kStatusClassNames{"1xx", "2xx", "3xx", "4xx",
-                                                                    "5xx"};
+                                                                   "5xx"};
 /// Label values of `classification`, index = DesyncClass (ALB's order).
 inline constexpr std::array<std::string_view, 4> kDesyncClassNames{"compliant", "acceptable",
-                                                                    "ambiguous", "severe"};
+                                                                   "ambiguous", "severe"};
 
 /// HTTP status classes, index = status / 100 - 1 (1xx..5xx).
 inline constexpr std::size_t kStatusClasses = 5;

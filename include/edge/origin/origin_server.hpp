@@ -114,6 +114,8 @@ class OriginServer {
   /// `make_body(i + 1)[i]`, whatever the route, framing or chunking.
   static std::string make_body(std::uint64_t size);
 
+  /// Opaque state; declared public only so the implementation's free coroutine
+  /// functions can name it.
   struct Impl;
 
  private:

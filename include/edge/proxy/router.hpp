@@ -5,13 +5,12 @@
 /// control thread; construction may throw) and is immutable afterwards.
 /// Thread: any (route() is const, allocation-free and lock-free).
 
+#include <boost/asio/ip/address.hpp>
 #include <cstdint>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <boost/asio/ip/address.hpp>
 
 #include "edge/config/config.hpp"
 #include "edge/proxy/request_ctx.hpp"
@@ -22,9 +21,9 @@ namespace edge::proxy {
 /// request and must outlive the route() call; nothing is copied.
 struct RequestView {
   std::string_view method;
-  std::string_view path;   // without the query, e.g. "/a/b"
-  std::string_view query;  // without the '?', still percent-encoded
-  std::string_view host;   // Host header without the port, any case
+  std::string_view path;                 // without the query, e.g. "/a/b"
+  std::string_view query;                // without the '?', still percent-encoded
+  std::string_view host;                 // Host header without the port, any case
   const RequestHead* headers = nullptr;  // field lookup; nullptr = no fields
   boost::asio::ip::address client_ip;    // peer address of the connection
 };
@@ -91,8 +90,8 @@ class Router {
   struct Rule;
 
   std::string listener_;
-  std::vector<Rule> rules_;            // ascending priority
-  std::vector<RouteAction> actions_;   // rules' actions, then the default action
+  std::vector<Rule> rules_;           // ascending priority
+  std::vector<RouteAction> actions_;  // rules' actions, then the default action
 };
 
 /// ALB redirect target built from `redirect` and the request: `#{protocol}`,

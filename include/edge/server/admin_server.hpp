@@ -63,11 +63,11 @@ struct AdminResponse {
 using AdminHandler = std::function<AdminResponse(const AdminRequest&)>;
 
 struct AdminServerOptions {
-  std::size_t max_header_bytes = 8 * 1024;     // request line + headers; beyond -> 431
-  std::size_t max_body_bytes = 1024 * 1024;    // beyond -> 413
-  std::chrono::milliseconds io_timeout{30'000};  // per read of a request / write of a response
+  std::size_t max_header_bytes = 8 * 1024;         // request line + headers; beyond -> 431
+  std::size_t max_body_bytes = 1024 * 1024;        // beyond -> 413
+  std::chrono::milliseconds io_timeout{30'000};    // per read of a request / write of a response
   std::chrono::milliseconds idle_timeout{60'000};  // keep-alive wait for the next request
-  std::size_t max_connections = 64;            // further connections are closed at once
+  std::size_t max_connections = 64;                // further connections are closed at once
 };
 
 /// Routing: exact routes first, then the longest matching prefix route. A path

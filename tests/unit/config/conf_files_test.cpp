@@ -130,7 +130,8 @@ TEST(ConfFiles, DemoConfigDocumentsEveryKey) {
   std::set<std::string> all;
   collect_keys(YAML::LoadFile(EDGE_SOURCE_DIR "/tests/data/config/full.yaml"), "", all);
   ASSERT_GT(all.size(), 80U);
-  for (const auto& key : all) EXPECT_EQ(documented.count(key), 1U) << "not in conf/edged.yaml: " << key;
+  for (const auto& key : all)
+    EXPECT_EQ(documented.count(key), 1U) << "not in conf/edged.yaml: " << key;
 }
 
 }  // namespace

@@ -1,10 +1,10 @@
+#include "edge/config/loader.hpp"
+
 #include <gtest/gtest.h>
 
 #include <chrono>
 #include <string>
 #include <string_view>
-
-#include "edge/config/loader.hpp"
 
 namespace edge::config {
 namespace {
@@ -244,8 +244,8 @@ target_groups:
 }
 
 TEST(Loader, UnknownKeysAtEveryLevel) {
-  const LoadResult r = load(with_group("    health_check: { intervall: 10s }\n",
-                                       "worker: 4\nlimits: { max_body: 1 }\n"));
+  const LoadResult r = load(
+      with_group("    health_check: { intervall: 10s }\n", "worker: 4\nlimits: { max_body: 1 }\n"));
   EXPECT_EQ(r.errors.size(), 3U) << dump(r);
   const ConfigError* root = find_error(r, "worker");
   ASSERT_NE(root, nullptr) << dump(r);
@@ -485,7 +485,8 @@ TEST(Loader, YamlSyntaxErrorHasPosition) {
   ASSERT_EQ(bad_indent.errors.size(), 1U);
   EXPECT_EQ(bad_indent.errors[0].line, 2);
   EXPECT_EQ(bad_indent.errors[0].column, 3);
-  EXPECT_EQ(bad_indent.errors[0].to_string(), "test.yaml:2:3: YAML syntax error: illegal map value");
+  EXPECT_EQ(bad_indent.errors[0].to_string(),
+            "test.yaml:2:3: YAML syntax error: illegal map value");
 }
 
 TEST(Loader, MissingFile) {
@@ -642,13 +643,13 @@ TEST(Loader, TargetGroupReferencesMustExist) {
     default_action: { forward: { target_groups: [{ name: app, weight: 0 }] } }
 target_groups: [{ name: app }]
 )");
-  const ConfigError* e = find_error(r, "listeners[0].rules[0].action.forward.target_groups[1].name");
+  const ConfigError* e =
+      find_error(r, "listeners[0].rules[0].action.forward.target_groups[1].name");
   ASSERT_NE(e, nullptr) << dump(r);
   EXPECT_EQ(e->message, "unknown target group \"ghost\"");
   EXPECT_EQ(e->line, 11);
   EXPECT_EQ(e->column, 25);
-  EXPECT_NE(find_error(r, "listeners[0].rules[0].action.forward.target_groups[1].weight"),
-            nullptr);
+  EXPECT_NE(find_error(r, "listeners[0].rules[0].action.forward.target_groups[1].weight"), nullptr);
   e = find_error(r, "listeners[0].default_action.forward.target_groups");
   ASSERT_NE(e, nullptr) << dump(r);
   EXPECT_EQ(e->message, "at least one target group needs a weight above 0");
@@ -777,7 +778,8 @@ TEST(Loader, TargetsAreValidated) {
 }
 
 TEST(Loader, LimitsAndTimeouts) {
-  LoadResult r = load(with(R"(limits: { max_header_bytes: 8KiB, max_header_line_bytes: 16KiB, max_body_bytes: 1GB }
+  LoadResult r = load(
+      with(R"(limits: { max_header_bytes: 8KiB, max_header_line_bytes: 16KiB, max_body_bytes: 1GB }
 timeouts: { client_header: 0s, drain: 0 }
 cache: { memory: 1MiB, max_object_size: 2MiB }
 )"));

@@ -162,11 +162,21 @@ TEST(Validate, SlowStartAndDeregistrationRanges) {
 
 TEST(Validate, TargetsNeedAnAddress) {
   Config c = minimal();
-  c.target_groups[0].targets.push_back(TargetConfig{});  // no id, no address
-  c.target_groups[0].targets.push_back(TargetConfig{"10.0.0.1:80", {}, 1});  // id alone is enough
+  auto& targets = c.target_groups[0].targets;
+  targets.push_back(TargetConfig{"", {"10.0.0.1", 80}, 1});  // address alone is enough
+  EXPECT_TRUE(validate(c).empty()) << dump(validate(c));
+  targets.push_back(TargetConfig{});                      // [2] neither
+  targets.push_back(TargetConfig{"10.0.0.2:80", {}, 1});  // [3] the address is what is used
+  targets.push_back(TargetConfig{"10.0.0.3", {"10.0.0.3", 80}, 1});  // [4] bad id
+  targets.push_back(TargetConfig{"", {"10.0.0.1", 80}, 1});          // [5] same as [1]
   const auto errors = validate(c);
-  ASSERT_EQ(errors.size(), 1U) << dump(errors);
-  EXPECT_EQ(errors[0].path, "target_groups[0].targets[1].id");
+  EXPECT_NE(find_error(errors, "target_groups[0].targets[2].id"), nullptr) << dump(errors);
+  EXPECT_NE(find_error(errors, "target_groups[0].targets[3].id"), nullptr) << dump(errors);
+  EXPECT_NE(find_error(errors, "target_groups[0].targets[4].id"), nullptr) << dump(errors);
+  const ConfigError* dup = find_error(errors, "target_groups[0].targets[5].id");
+  ASSERT_NE(dup, nullptr) << dump(errors);
+  EXPECT_EQ(dup->message, "duplicate target \"10.0.0.1:80\"");
+  EXPECT_EQ(errors.size(), 4U) << dump(errors);
 }
 
 TEST(Validate, HttpsNeedsACertificate) {

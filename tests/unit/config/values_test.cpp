@@ -59,8 +59,8 @@ TEST(ParseSize, AcceptsBinaryAndDecimalUnits) {
 }
 
 TEST(ParseSize, RejectsMalformedAndOverflow) {
-  for (const char* bad : {"", "KiB", "-1", "1.5MiB", "64 KiB", "64kib", "64K", "64k", "1TiB",
-                          "10B", "abc", "18446744073709551616", "17179869184GiB"}) {
+  for (const char* bad : {"", "KiB", "-1", "1.5MiB", "64 KiB", "64kib", "64K", "64k", "1TiB", "10B",
+                          "abc", "18446744073709551616", "17179869184GiB"}) {
     std::uint64_t v = 7;
     EXPECT_FALSE(parse_size(bad, v)) << '"' << bad << '"';
     EXPECT_EQ(v, 7U) << bad;
@@ -94,10 +94,10 @@ TEST(ParseAddress, HostPortV6AndAllInterfaces) {
 }
 
 TEST(ParseAddress, RejectsMalformed) {
-  for (const char* bad : {"", "8080", "127.0.0.1", "127.0.0.1:", ":", "host:65536", "host:-1",
-                          "host:80x", "host:http", "::1:80", "[::1]", "[::1]80", "[::1:80",
-                          "[nothex]:80", "[]:80", "bad host:80", "a..b:80", ".a:80",
-                          "host:123456"}) {
+  for (const char* bad :
+       {"", "8080", "127.0.0.1", "127.0.0.1:", ":", "host:65536", "host:-1", "host:80x",
+        "host:http", "::1:80", "[::1]", "[::1]80", "[::1:80", "[nothex]:80", "[]:80", "bad host:80",
+        "a..b:80", ".a:80", "host:123456"}) {
     Address a{"keep", 1};
     EXPECT_FALSE(parse_address(bad, a)) << '"' << bad << '"';
     EXPECT_EQ(a.host, "keep") << bad;

@@ -205,15 +205,13 @@ TEST(MetricsTest, ShardsOfTwoWorkersSumInSerialize) {
   EXPECT_EQ(e.get("edged_requests_total", {{"listener", "https"}, {"status_class", "2xx"}}), 0.0);
   EXPECT_EQ(e.series("edged_requests_total"), 2u * kStatusClasses);
 
-  EXPECT_EQ(e.get("edged_target_responses_total",
-                  {{"target_group", "web"}, {"status_class", "2xx"}}),
-            n);
-  EXPECT_EQ(e.get("edged_target_responses_total",
-                  {{"target_group", "api"}, {"status_class", "5xx"}}),
-            n);
-  EXPECT_EQ(e.get("edged_target_responses_total",
-                  {{"target_group", "api"}, {"status_class", "2xx"}}),
-            0.0);
+  EXPECT_EQ(
+      e.get("edged_target_responses_total", {{"target_group", "web"}, {"status_class", "2xx"}}), n);
+  EXPECT_EQ(
+      e.get("edged_target_responses_total", {{"target_group", "api"}, {"status_class", "5xx"}}), n);
+  EXPECT_EQ(
+      e.get("edged_target_responses_total", {{"target_group", "api"}, {"status_class", "2xx"}}),
+      0.0);
 
   // Histogram of group "web": kN samples of 50 µs and kN of 2 ms.
   const auto web = buckets_of(e, "web");
@@ -234,8 +232,8 @@ TEST(MetricsTest, ShardsOfTwoWorkersSumInSerialize) {
   for (const auto& [bound, count] : api) EXPECT_EQ(count, 0.0) << bound;
   EXPECT_EQ(e.get("edged_target_response_time_seconds_count", {{"target_group", "api"}}), 0.0);
 
-  EXPECT_EQ(e.get("edged_edge_errors_total", {{"code", "502"}, {"reason", "target_connect_failed"}}),
-            n);
+  EXPECT_EQ(
+      e.get("edged_edge_errors_total", {{"code", "502"}, {"reason", "target_connect_failed"}}), n);
   EXPECT_EQ(e.get("edged_desync_classifications_total", {{"classification", "compliant"}}), 7.0);
   EXPECT_EQ(e.get("edged_desync_classifications_total", {{"classification", "acceptable"}}), 7.0);
   EXPECT_EQ(e.get("edged_desync_classifications_total", {{"classification", "ambiguous"}}), 0.0);

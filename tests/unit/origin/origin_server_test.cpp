@@ -103,9 +103,9 @@ TEST_F(OriginServerTest, KeepAliveCountsRequestsOnOneConnection) {
 TEST_F(OriginServerTest, EchoReportsTheRequest) {
   start();
   Connection c = test::connect(port());
-  const Response r = c.request("POST", "/echo/x?a=1&b=2",
-                               {{"Host", "example.test"}, {"X-Test", "one"}, {"x-test", "two"}},
-                               "hello world");
+  const Response r =
+      c.request("POST", "/echo/x?a=1&b=2",
+                {{"Host", "example.test"}, {"X-Test", "one"}, {"x-test", "two"}}, "hello world");
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(r.header("Content-Type"), "application/json");

@@ -1,5 +1,7 @@
 #include "edge/proxy/router.hpp"
 
+#include <gtest/gtest.h>
+
 #include <algorithm>
 #include <cctype>
 #include <random>
@@ -7,8 +9,6 @@
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 namespace edge::proxy {
 namespace {
@@ -219,7 +219,7 @@ TEST(Router, QueryStringKeyValuePairs) {
 TEST(Router, QueryStringWildcardsAndKeylessValues) {
   const std::vector<config::QueryStringCondition> keyless{{"", "*example*"}};
   EXPECT_EQ(query_route(keyless, "x=an%20Example%21"), 10);
-  EXPECT_EQ(query_route(keyless, "example"), 10);  // a bare parameter is a value
+  EXPECT_EQ(query_route(keyless, "example"), 10);   // a bare parameter is a value
   EXPECT_EQ(query_route(keyless, "example=x"), 0);  // keys are not values
   const std::vector<config::QueryStringCondition> wild{{"v?", "1*"}};
   EXPECT_EQ(query_route(wild, "v1=10"), 10);
@@ -231,7 +231,7 @@ TEST(Router, QueryStringComparedAfterPercentDecoding) {
   EXPECT_EQ(query_route(spaced, "name=a%20b"), 10);
   EXPECT_EQ(query_route(spaced, "name=a+b"), 10);
   EXPECT_EQ(query_route(spaced, "na%6De=a%20b"), 10);  // keys are decoded too
-  EXPECT_EQ(query_route(spaced, "name=a%2520b"), 0);    // decoded once only
+  EXPECT_EQ(query_route(spaced, "name=a%2520b"), 0);   // decoded once only
   // Config values may be written encoded.
   EXPECT_EQ(query_route({{"name", "a%20b"}}, "name=a+b"), 10);
   // A '\' escapes a wildcard: only a literal '*' matches.
@@ -316,8 +316,8 @@ TEST(Router, RulesByAscendingPriorityThenDefault) {
   config::Conditions v1;
   v1.path_pattern = {"/api/v1/*"};
   // Given out of order on purpose.
-  const Router router(listener({rule(30, any, "static"), rule(20, api, "api"), rule(10, v1, "app")}),
-                      kGroups);
+  const Router router(
+      listener({rule(30, any, "static"), rule(20, api, "api"), rule(10, v1, "app")}), kGroups);
   EXPECT_EQ(router.rule_count(), 3U);
 
   const FakeHead h1("GET", "/api/v1/x");
@@ -473,7 +473,8 @@ TEST(ExpandRedirect, HttpToHttps) {
   config::RedirectAction r;
   r.protocol = "HTTPS";
   r.port = "443";
-  EXPECT_EQ(redirect(r, "/cart?id=7", "shop.example", "HTTP", 80), "https://shop.example/cart?id=7");
+  EXPECT_EQ(redirect(r, "/cart?id=7", "shop.example", "HTTP", 80),
+            "https://shop.example/cart?id=7");
 }
 
 TEST(ExpandRedirect, RewritesComponents) {

@@ -17,7 +17,6 @@
 #include <boost/beast/http/write.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
-
 #include <mutex>
 #include <stdexcept>
 #include <string>
@@ -214,9 +213,8 @@ TEST(AdminServerTest, PrefixRoutesLongestPrefixWins) {
   server.add_prefix_route("POST", "/target-groups/special/", [](const AdminRequest& req) {
     return AdminResponse::text(200, "special:" + req.path_rest);
   });
-  server.add_route("GET", "/target-groups/", [](const AdminRequest&) {
-    return AdminResponse::text(200, "list");
-  });
+  server.add_route("GET", "/target-groups/",
+                   [](const AdminRequest&) { return AdminResponse::text(200, "list"); });
   server.start();
   Client c(server.port());
   EXPECT_EQ(c.send(Client::request(http::verb::post, "/target-groups/web/targets", "t1")).body(),
@@ -237,18 +235,16 @@ TEST(AdminServerTest, RoutesAddedAfterStartAndReplaced) {
   EXPECT_EQ(c.get("/late").result_int(), 404);
   server.add_route("GET", "/late", hello);
   EXPECT_EQ(c.get("/late").body(), "hello\n");
-  server.add_route("GET", "/late", [](const AdminRequest&) {
-    return AdminResponse::text(200, "replaced");
-  });
+  server.add_route("GET", "/late",
+                   [](const AdminRequest&) { return AdminResponse::text(200, "replaced"); });
   EXPECT_EQ(c.get("/late").body(), "replaced");
 }
 
 TEST(AdminServerTest, TokenRequiredExceptHealthz) {
   AdminServer server(loopback(), "s3cret");
   server.add_route("GET", "/hello", hello);
-  server.add_route("GET", "/healthz", [](const AdminRequest&) {
-    return AdminResponse::text(200, "ok\n");
-  });
+  server.add_route("GET", "/healthz",
+                   [](const AdminRequest&) { return AdminResponse::text(200, "ok\n"); });
   server.start();
   Client c(server.port());
 
@@ -342,9 +338,8 @@ TEST(AdminServerTest, MalformedRequestIs400AndCloses) {
 
 TEST(AdminServerTest, ExpectContinueGetsInterimResponse) {
   AdminServer server(loopback(), "");
-  server.add_route("PUT", "/put", [](const AdminRequest& req) {
-    return AdminResponse::text(200, req.body);
-  });
+  server.add_route("PUT", "/put",
+                   [](const AdminRequest& req) { return AdminResponse::text(200, req.body); });
   server.start();
   Client c(server.port());
   c.write_raw("PUT /put HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n");
@@ -380,9 +375,8 @@ TEST(AdminServerTest, ConnectionCloseAndHttp10AreHonoured) {
 
 TEST(AdminServerTest, ThrowingHandlerIs500) {
   AdminServer server(loopback(), "");
-  server.add_route("GET", "/boom", [](const AdminRequest&) -> AdminResponse {
-    throw std::runtime_error("kaput");
-  });
+  server.add_route("GET", "/boom",
+                   [](const AdminRequest&) -> AdminResponse { throw std::runtime_error("kaput"); });
   server.add_route("GET", "/hello", hello);
   server.start();
   Client c(server.port());

@@ -1,10 +1,10 @@
+#include <gtest/gtest.h>
+
 #include <array>
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "edge/upstream/balancer.hpp"
 #include "edge/upstream/target.hpp"

@@ -1,8 +1,8 @@
+#include <gtest/gtest.h>
+
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "edge/upstream/balancer.hpp"
 #include "edge/upstream/target.hpp"

@@ -1,10 +1,10 @@
-#include <chrono>
-#include <stdexcept>
-#include <string>
+#include "edge/upstream/target.hpp"
 
 #include <gtest/gtest.h>
 
-#include "edge/upstream/target.hpp"
+#include <chrono>
+#include <stdexcept>
+#include <string>
 
 namespace edge::upstream {
 namespace {
@@ -37,9 +37,8 @@ std::string construction_error(const config::TargetGroupConfig& cfg) {
 }
 
 TEST(TargetGroup, ResolvesLiteralAddresses) {
-  const TargetGroup g(group({target("127.0.0.1", 5001), target("::1", 5002, 2),
-                             target("[::1]", 5003, 0)}),
-                      7);
+  const TargetGroup g(
+      group({target("127.0.0.1", 5001), target("::1", 5002, 2), target("[::1]", 5003, 0)}), 7);
   EXPECT_EQ(g.name(), "app");
   EXPECT_EQ(g.index(), 7U);
   ASSERT_EQ(g.targets().size(), 3U);
@@ -68,18 +67,18 @@ TEST(TargetGroup, ResolvesLiteralAddresses) {
 
 TEST(TargetGroup, MalformedAddressFailsWithoutLookup) {
   const auto start = std::chrono::steady_clock::now();
-  const std::string err = construction_error(group({target("127.0.0.1", 5001),
-                                                    target("300.1.1.1", 80)}));
-  EXPECT_EQ(err.rfind("target group 'app': cannot resolve target '300.1.1.1:80': ", 0), 0U)
-      << err;
+  const std::string err =
+      construction_error(group({target("127.0.0.1", 5001), target("300.1.1.1", 80)}));
+  EXPECT_EQ(err.rfind("target group 'app': cannot resolve target '300.1.1.1:80': ", 0), 0U) << err;
   // Literal-only parsing: no resolver round trip (which could take seconds).
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(1));
 }
 
 TEST(TargetGroup, InvalidHostNameFails) {
   const std::string err = construction_error(group({target("no such host.invalid", 80)}));
-  EXPECT_EQ(err, "target group 'app': cannot resolve target 'no such host.invalid:80': "
-                 "invalid host name");
+  EXPECT_EQ(err,
+            "target group 'app': cannot resolve target 'no such host.invalid:80': "
+            "invalid host name");
   EXPECT_NE(construction_error(group({target("", 80)})), "");
   EXPECT_NE(construction_error(group({target("127.0.0.1", 0)})), "");
 }
