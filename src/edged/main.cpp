@@ -25,6 +25,34 @@ constexpr const char* kUsage =
     "Signals: SIGTERM/SIGINT stop accepting, finish requests in flight within\n"
     "timeouts.drain, and exit.\n";
 
+/// Settings this version accepts (they are part of the configuration contract)
+/// but does not act on yet: said once at start, never silently ignored.
+void print_notices(const edge::config::Config& c) {
+  if (c.access_log.path != "off")
+    std::fprintf(stderr, "edged: notice: access_log: access logs are not written by this "
+                         "version (set path: off to silence this)\n");
+  for (const auto& g : c.target_groups) {
+    if (g.health_check.enabled)
+      std::fprintf(stderr, "edged: notice: target_groups '%s': active health checks are not run "
+                           "by this version; every target is routable\n", g.name.c_str());
+    if (g.slow_start.count() > 0)
+      std::fprintf(stderr, "edged: notice: target_groups '%s': slow_start is not applied by this "
+                           "version\n", g.name.c_str());
+  }
+  if (!c.cache_policies.empty() || !c.origin_request_policies.empty())
+    std::fprintf(stderr, "edged: notice: cache and origin request policies are not applied by "
+                         "this version\n");
+  for (const auto& l : c.listeners) {
+    auto check = [&](const edge::config::Action& a) {
+      if (!a.forward.cache_policy.empty() || !a.forward.origin_request_policy.empty())
+        std::fprintf(stderr, "edged: notice: listener '%s': cache_policy / origin_request_policy "
+                             "are not applied by this version\n", l.name.c_str());
+    };
+    check(l.default_action);
+    for (const auto& r : l.rules) check(r.action);
+  }
+}
+
 int print_errors(const std::vector<edge::config::ConfigError>& errors) {
   for (const auto& e : errors) std::fprintf(stderr, "edged: %s\n", e.to_string().c_str());
   return 1;
@@ -65,6 +93,7 @@ int main(int argc, char** argv) {
 
   auto loaded = edge::config::load_config_file(config_path);
   if (!loaded.ok()) return print_errors(loaded.errors);
+  print_notices(loaded.config);
   if (check_only) {
     std::printf("edged: %s: configuration is valid\n", config_path.c_str());
     return 0;
