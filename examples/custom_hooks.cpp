@@ -4,6 +4,8 @@
 //
 //   custom_hooks --listen 8080 --stable 127.0.0.1:5001 --canary 127.0.0.1:5002
 //   custom_hooks --self-test      (starts two tiny upstreams, checks, exits 0/1)
+#include <sys/socket.h>
+
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -134,16 +136,20 @@ int self_test() {
       const bool ok = body == c.want && lane == c.want;
       std::printf("%s cookie='%s' -> body='%s' X-Edge-Lane='%s'\n", ok ? "ok  " : "FAIL", c.cookie,
                   body.c_str(), lane.c_str());
+      std::fflush(stdout);
       failures += ok ? 0 : 1;
     }
     gw.stop();
     gw.wait();
   }
+  // shutdown() wakes the threads blocked in accept(); close() alone does not.
   boost::system::error_code ec;
-  a.close(ec);
-  b.close(ec);
+  ::shutdown(a.native_handle(), SHUT_RDWR);
+  ::shutdown(b.native_handle(), SHUT_RDWR);
   ta.join();
   tb.join();
+  a.close(ec);
+  b.close(ec);
   std::printf("%d passed, %d failed\n", 4 - failures, failures);
   return failures == 0 ? 0 : 1;
 }
