@@ -266,6 +266,8 @@ class Session {
     expect_continue_ = false;
     body_in_buffer_ = 0;
     chunk_pending_ = 0;
+    request_body_sent_ = 0;
+    body_streamed_ = false;
     request_active_ = false;
   }
 
@@ -671,7 +673,6 @@ class Session {
       std::size_t n = p.put(in_.data(), ec);
       in_.consume(n);
       chunk_pending_ = relay_cap_ - body.size;
-      body_total_ += 0;  // counted when sent
       if (ec == bhttp::error::need_buffer) return 0;
       if (ec == bhttp::error::need_more) return 0;
       if (ec) return -1;
@@ -1319,7 +1320,6 @@ class Session {
   std::size_t body_in_buffer_ = 0;
   std::size_t chunk_pending_ = 0;
   std::uint64_t request_body_sent_ = 0;
-  std::uint64_t body_total_ = 0;
 
   // per connection
   bool idle_wait_ = false;

@@ -35,6 +35,7 @@ Worker::Worker(unsigned index, const SharedState& state, metrics::WorkerShard& s
 }
 
 Worker::~Worker() {
+  stopped_ = true;  // sessions destroyed below must not restart the shutdown
   // Sockets and timers owned here go before the io_context; then the context
   // destroys what is still pending (session frames) while members are alive.
   acceptors_.clear();
@@ -145,7 +146,7 @@ void Worker::on_drain() {
 }
 
 void Worker::maybe_finish() {
-  if (sessions_.empty()) {
+  if (sessions_.empty() && !stopped_) {
     stopped_ = true;
     tick_->cancel();
     pool_.close_all();
