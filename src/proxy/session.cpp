@@ -187,8 +187,7 @@ class Session {
   Session(server::Worker& w, const server::ListenerRuntime& l, Socket s)
       : w_(w), listener_(l), cfg_(w.state().config), sock_(std::move(s)) {
     in_.reserve(std::max<std::size_t>(kUpstreamBuffer, 4096));
-    relay_cap_ = static_cast<std::size_t>(cfg_.relay_buffer_bytes);
-    relay_ = std::make_unique<char[]>(relay_cap_);
+    relay_cap_ = w_.relay_buffers().buffer_size();
     out_.reserve(4096);
     deadline_.attach(w_.deadlines(), &Session::on_deadline, this);
     beast::error_code ec;
@@ -209,8 +208,14 @@ class Session {
   }
 
   ~Session() {
+    w_.relay_buffers().release(relay_);
     w_.shard().active_client_connections.add(-1);
     w_.remove_session(this);
+  }
+
+  char* relay() {
+    if (!relay_) relay_ = w_.relay_buffers().acquire();
+    return relay_;
   }
 
   static Task<void> run(std::unique_ptr<Session> self) { co_await self->serve(); }
@@ -272,7 +277,10 @@ class Session {
   }
 
   Task<void> handle_request() {
-    if (!co_await validate_request()) co_return;
+    if (EdgeError e = validate_request(); e != EdgeError::none) {
+      co_await send_error(e);
+      co_return;
+    }
     if (auto* hooks = w_.state().hooks.get()) {
       hooks->on_request(ctx_);
       if (ctx_.local_status != 0) {
@@ -376,20 +384,17 @@ class Session {
   }
 
   // ------------------------------------------------------ validate_request
-  Task<bool> validate_request() {
+  /// Returns the error to answer with, or none.
+  EdgeError validate_request() {
     auto& p = *req_;
     auto verdict = http::classify_request_head(raw_head_, cfg_.limits.max_header_line_bytes);
     w_.shard().desync_classifications[static_cast<std::size_t>(verdict.cls)].inc();
     in_.consume(raw_head_.size());
     raw_head_ = {};
-    if (verdict.line_too_long) {
-      co_await send_error(EdgeError::header_too_large);
-      co_return false;
-    }
+    if (verdict.line_too_long) return EdgeError::header_too_large;
     switch (http::desync_action(cfg_.desync_mitigation_mode, verdict.cls)) {
       case http::DesyncAction::reject:
-        co_await send_error(EdgeError::desync_rejected);
-        co_return false;
+        return EdgeError::desync_rejected;
       case http::DesyncAction::forward_then_close:
         close_after_ = true;
         break;
@@ -421,11 +426,8 @@ class Session {
       }
     }
     const std::uint64_t max_body = cfg_.limits.max_body_bytes;
-    if (max_body != 0 && !req_chunked_ && req_length_ > max_body) {
-      co_await send_error(EdgeError::body_too_large);
-      co_return false;
-    }
-    co_return true;
+    if (max_body != 0 && !req_chunked_ && req_length_ > max_body) return EdgeError::body_too_large;
+    return EdgeError::none;
   }
 
   // ------------------------------------------------------- respond_locally
@@ -450,8 +452,8 @@ class Session {
     finish_response_head(status);
     std::array<asio::const_buffer, 2> bufs{asio::buffer(out_), asio::buffer(body.data(), body.size())};
     bool head_only = is_head_request();
-    co_await write_client(head_only ? std::span<const asio::const_buffer>(bufs.data(), 1)
-                                    : std::span<const asio::const_buffer>(bufs));
+    written(co_await write_client(head_only ? std::span<const asio::const_buffer>(bufs.data(), 1)
+                                            : std::span<const asio::const_buffer>(bufs)));
   }
 
   // Edge-generated error (400/408/413/431/502/503/504): short ALB-style body.
@@ -489,8 +491,8 @@ class Session {
     finish_response_head(status);
     bool head_only = is_head_request();
     std::array<asio::const_buffer, 2> bufs{asio::buffer(out_), asio::buffer(body_)};
-    co_await write_client(head_only ? std::span<const asio::const_buffer>(bufs.data(), 1)
-                                    : std::span<const asio::const_buffer>(bufs));
+    written(co_await write_client(head_only ? std::span<const asio::const_buffer>(bufs.data(), 1)
+                                            : std::span<const asio::const_buffer>(bufs)));
   }
 
   bool is_head_request() const {
@@ -531,8 +533,10 @@ class Session {
 
     // Body bytes already buffered go out with the head; a body that fits in
     // the buffer can be sent again if a reused connection turns out dead.
-    co_await prepare_request_body();
-    if (ctx_.error != EdgeError::none) co_return;  // bad chunk / 413 answered
+    if (EdgeError e = prepare_request_body(); e != EdgeError::none) {
+      co_await send_error(e);
+      co_return;
+    }
 
     for (;;) {
       if (!guard.target()) {
@@ -643,17 +647,17 @@ class Session {
   /// Takes what the client already sent of the body: for Content-Length the
   /// bytes in `in_`; for chunked, decodes what is buffered into the relay
   /// buffer (so a malformed chunk is refused before the target sees anything).
-  Task<void> prepare_request_body() {
+  EdgeError prepare_request_body() {
     body_streamed_ = false;
     if (req_chunked_) {
       req_->eager(true);
       int r = decode_request_chunks();
-      if (r < 0) co_await send_error(r == -2 ? EdgeError::body_too_large : EdgeError::bad_chunk);
+      if (r < 0) return r == -2 ? EdgeError::body_too_large : EdgeError::bad_chunk;
     } else if (req_length_ > 0) {
       body_in_buffer_ = static_cast<std::size_t>(std::min<std::uint64_t>(in_.size(), req_length_));
       if (body_in_buffer_ == req_length_) request_body_done_ = true;
     }
-    co_return;
+    return EdgeError::none;
   }
 
   /// Decodes buffered chunked input into relay_ (appending after chunk_pending_).
@@ -667,7 +671,7 @@ class Session {
       }
       if (in_.size() == 0 || chunk_pending_ == relay_cap_) return 0;
       auto& body = p.get().body();
-      body.data = relay_.get() + chunk_pending_;
+      body.data = relay() + chunk_pending_;
       body.size = relay_cap_ - chunk_pending_;
       beast::error_code ec;
       std::size_t n = p.put(in_.data(), ec);
@@ -694,7 +698,7 @@ class Session {
     if (req_chunked_) {
       if (chunk_pending_ > 0) {
         bufs[nb++] = asio::buffer(chunk_head, format_chunk_header(chunk_head, chunk_pending_));
-        bufs[nb++] = asio::buffer(relay_.get(), chunk_pending_);
+        bufs[nb++] = asio::buffer(relay(), chunk_pending_);
         bufs[nb++] = asio::buffer(kCrlf.data(), kCrlf.size());
       }
       if (request_body_done_) bufs[nb++] = asio::buffer(kLastChunk.data(), kLastChunk.size());
@@ -736,7 +740,7 @@ class Session {
     while (remaining > 0) {
       std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(remaining, relay_cap_));
       deadline_.arm(cfg_.timeouts.idle);
-      auto [ec, n] = co_await sock_.async_read_some(asio::buffer(relay_.get(), want), kUseTuple);
+      auto [ec, n] = co_await sock_.async_read_some(asio::buffer(relay(), want), kUseTuple);
       deadline_.disarm();
       if (ec) {
         bool timed_out = deadline_.fired();
@@ -748,7 +752,7 @@ class Session {
       ctx_.received_bytes += n;
       w_.shard().bytes_received.inc(n);
       conn.deadline.arm(cfg_.timeouts.upstream_response);
-      auto [wec, wn] = co_await asio::async_write(conn.socket, asio::buffer(relay_.get(), n),
+      auto [wec, wn] = co_await asio::async_write(conn.socket, asio::buffer(relay(), n),
                                                   kUseTuple);
       (void)wn;
       if (wec) {
@@ -777,7 +781,7 @@ class Session {
         char chunk_head[20];
         if (chunk_pending_ > 0) {
           bufs[nb++] = asio::buffer(chunk_head, format_chunk_header(chunk_head, chunk_pending_));
-          bufs[nb++] = asio::buffer(relay_.get(), chunk_pending_);
+          bufs[nb++] = asio::buffer(relay(), chunk_pending_);
           bufs[nb++] = asio::buffer(kCrlf.data(), kCrlf.size());
         }
         if (request_body_done_) bufs[nb++] = asio::buffer(kLastChunk.data(), kLastChunk.size());
@@ -839,7 +843,7 @@ class Session {
     while (remaining > 0) {
       std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(remaining, relay_cap_));
       deadline_.arm(cfg_.timeouts.idle);
-      auto [ec, n] = co_await sock_.async_read_some(asio::buffer(relay_.get(), want), kUseTuple);
+      auto [ec, n] = co_await sock_.async_read_some(asio::buffer(relay(), want), kUseTuple);
       deadline_.disarm();
       if (ec) co_return false;
       remaining -= n;
@@ -1118,7 +1122,7 @@ class Session {
     bool ok = false;
     switch (in_framing) {
       case Framing::none:
-        ok = co_await write_client(std::array<asio::const_buffer, 1>{asio::buffer(out_)});
+        ok = written(co_await write_client(asio::buffer(out_)));
         break;
       case Framing::length:
         ok = co_await relay_length_body(conn, *rp.content_length());
@@ -1138,19 +1142,18 @@ class Session {
     std::size_t first = static_cast<std::size_t>(std::min<std::uint64_t>(conn.buffer.size(), length));
     std::array<asio::const_buffer, 2> bufs{asio::buffer(out_),
                                            asio::buffer(conn.buffer.data().data(), first)};
-    if (!co_await write_client(bufs)) co_return false;
+    if (!written(co_await write_client(bufs))) co_return false;
     conn.buffer.consume(first);
     std::uint64_t remaining = length - first;
     while (remaining > 0) {
       std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(remaining, relay_cap_));
       conn.deadline.arm(cfg_.timeouts.upstream_response);
-      auto [ec, n] = co_await conn.socket.async_read_some(asio::buffer(relay_.get(), want),
+      auto [ec, n] = co_await conn.socket.async_read_some(asio::buffer(relay(), want),
                                                           kUseTuple);
       conn.deadline.disarm();
       if (ec) co_return false;
       remaining -= n;
-      if (!co_await write_client(std::array<asio::const_buffer, 1>{asio::buffer(relay_.get(), n)}))
-        co_return false;
+      if (!written(co_await write_client(asio::buffer(relay(), n)))) co_return false;
     }
     // Bytes beyond the declared length make the connection unusable.
     co_return conn.buffer.size() == 0;
@@ -1167,7 +1170,7 @@ class Session {
       std::size_t produced = 0;
       if (!need_read && !rp.is_done()) {
         auto& body = rp.get().body();
-        body.data = relay_.get();
+        body.data = relay();
         body.size = relay_cap_;
         beast::error_code ec;
         std::size_t n = rp.put(conn.buffer.data(), ec);
@@ -1189,14 +1192,14 @@ class Session {
         if (!head_sent) bufs[nb++] = asio::buffer(out_);
         if (produced > 0) {
           if (chunk_out) bufs[nb++] = asio::buffer(chunk_head, format_chunk_header(chunk_head, produced));
-          bufs[nb++] = asio::buffer(relay_.get(), produced);
+          bufs[nb++] = asio::buffer(relay(), produced);
           if (chunk_out) bufs[nb++] = asio::buffer(kCrlf.data(), kCrlf.size());
         }
         if (done && chunk_out) bufs[nb++] = asio::buffer(kLastChunk.data(), kLastChunk.size());
         // Hold a lone head back until the first body bytes, to send both at once.
         // A lone head waits for body bytes already buffered, to go out together.
         if (produced > 0 || done || need_read) {
-          if (!co_await write_client(std::span<const asio::const_buffer>(bufs.data(), nb)))
+          if (!written(co_await write_client(std::span<const asio::const_buffer>(bufs.data(), nb))))
             co_return false;
           head_sent = true;
         }
@@ -1245,19 +1248,24 @@ class Session {
   }
 
   // ------------------------------------------------------------ client I/O
+  // Not a coroutine: `co_await write_client(b)` awaits the write itself, no
+  // extra frame. The buffers must outlive the await (they live in the caller).
   template <class Buffers>
-  Task<bool> write_client(const Buffers& bufs) {
+  Task<std::tuple<beast::error_code, std::size_t>> write_client(const Buffers& bufs) {
     deadline_.arm(cfg_.timeouts.idle);
-    auto [ec, n] = co_await asio::async_write(sock_, bufs, kUseTuple);
+    return asio::async_write(sock_, bufs, kUseTuple);
+  }
+  bool written(const std::tuple<beast::error_code, std::size_t>& r) {
+    const auto& [ec, n] = r;
     deadline_.disarm();
     ctx_.sent_bytes += n;
     w_.shard().bytes_sent.inc(n);
     if (ec) {
       deadline_.reset_fired();
       keep_alive_ = false;
-      co_return false;
+      return false;
     }
-    co_return true;
+    return true;
   }
 
   /// Graceful close: FIN first, then a short bounded read so that unread
@@ -1270,7 +1278,7 @@ class Session {
       deadline_.arm(std::chrono::seconds(2));
       std::size_t drained = 0;
       while (drained < 1024 * 1024) {
-        auto [rec, n] = co_await sock_.async_read_some(asio::buffer(relay_.get(), relay_cap_),
+        auto [rec, n] = co_await sock_.async_read_some(asio::buffer(relay(), relay_cap_),
                                                        kUseTuple);
         if (rec) break;
         drained += n;
@@ -1286,6 +1294,8 @@ class Session {
     ctx_.end = SteadyClock::now();
     if (auto* hooks = w_.state().hooks.get()) hooks->on_log(ctx_);
     request_active_ = false;
+    w_.relay_buffers().release(relay_);
+    relay_ = nullptr;
   }
 
   server::Worker& w_;
@@ -1294,7 +1304,7 @@ class Session {
   Socket sock_;
   Deadline deadline_;
   beast::flat_buffer in_;
-  std::unique_ptr<char[]> relay_;
+  char* relay_ = nullptr;  // from the worker's pool while a body is relayed
   std::size_t relay_cap_ = 0;
   std::string out_;
   std::string body_;

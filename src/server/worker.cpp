@@ -28,6 +28,7 @@ Worker::Worker(unsigned index, const SharedState& state, metrics::WorkerShard& s
       state_(state),
       shard_(shard),
       pool_(ioc_->get_executor(), deadlines_, state.pool_slots),
+      relay_buffers_(static_cast<std::size_t>(state.config.relay_buffer_bytes)),
       tick_(std::make_unique<Timer>(ioc_->get_executor())),
       rng_(0x9e3779b97f4a7c15ULL * (index + 1)) {
   for (const auto& g : state.groups)

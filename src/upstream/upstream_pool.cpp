@@ -16,8 +16,11 @@ UpstreamConnPtr UpstreamPool::checkout(std::size_t slot) {
     UpstreamConnPtr conn = std::move(idle.back());
     idle.pop_back();
     conn->idle = false;
-    boost::system::error_code ec;
-    conn->socket.cancel(ec);  // the idle watch completes with operation_aborted
+    if (conn->watched) {
+      boost::system::error_code ec;
+      conn->socket.cancel(ec);  // the idle read completes with operation_aborted
+      conn->watched = false;
+    }
     if (conn->socket.is_open()) return conn;
   }
   return nullptr;
@@ -37,19 +40,25 @@ void UpstreamPool::checkin(std::size_t slot, UpstreamConnPtr conn,
   }
   conn->idle = true;
   conn->idle_since = deadlines_.now();
-  s.idle.push_back(conn);
-  watch(this, slot, std::move(conn));
+  s.idle.push_back(std::move(conn));
+  // Not watched yet: under load a connection is reused within microseconds, and
+  // watching it would cost a syscall per request. The next tick watches it.
 }
 
 void UpstreamPool::watch(UpstreamPool* pool, std::size_t slot, UpstreamConnPtr conn) {
+  conn->watched = true;
   // An idle keep-alive connection has nothing to say: readable means the target
   // closed it (EOF/RST) or sent bytes nobody asked for. Either way it is dropped.
+  // A pending read (not async_wait) is used on purpose: Asio starts a wait with
+  // an epoll_ctl each time, while a read on a socket just drained costs nothing
+  // until the kernel reports it readable.
   UpstreamConn* raw = conn.get();
-  raw->socket.async_wait(Socket::wait_read,
-                         [pool, slot, c = std::move(conn)](const boost::system::error_code&) {
-                           if (!c->idle) return;  // checked out meanwhile (cancelled)
-                           pool->remove(slot, c.get());
-                         });
+  raw->socket.async_read_some(
+      raw->buffer.prepare(1),
+      [pool, slot, c = std::move(conn)](const boost::system::error_code& ec, std::size_t) {
+        if (ec == boost::asio::error::operation_aborted || !c->idle) return;  // checked out
+        pool->remove(slot, c.get());
+      });
 }
 
 void UpstreamPool::remove(std::size_t slot, UpstreamConn* conn) {
@@ -76,6 +85,8 @@ void UpstreamPool::expire_idle(std::chrono::steady_clock::time_point now) {
       s.idle[i]->socket.close(ec);
     }
     s.idle.erase(s.idle.begin(), s.idle.begin() + static_cast<std::ptrdiff_t>(expired));
+    for (auto& c : s.idle)
+      if (!c->watched) watch(this, static_cast<std::size_t>(&s - slots_.data()), c);
   }
 }
 

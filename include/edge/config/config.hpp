@@ -206,7 +206,7 @@ struct Config {
   DesyncMode desync_mitigation_mode = DesyncMode::defensive;
   Limits limits;
   Timeouts timeouts;
-  std::uint64_t relay_buffer_bytes = 16 * kKiB;  // per connection direction
+  std::uint64_t relay_buffer_bytes = 64 * kKiB;  // per body in flight (pooled per worker)
   std::vector<ListenerConfig> listeners;
   std::vector<TargetGroupConfig> target_groups;
   std::vector<CachePolicyConfig> cache_policies;

@@ -12,6 +12,7 @@
 #include <random>
 #include <vector>
 
+#include "edge/core/buffer_pool.hpp"
 #include "edge/core/date_cache.hpp"
 #include "edge/core/deadline.hpp"
 #include "edge/core/types.hpp"
@@ -80,6 +81,7 @@ class Worker {
   DeadlineList& deadlines() { return deadlines_; }
   const DateCache& date() const { return date_; }
   upstream::UpstreamPool& pool() { return pool_; }
+  BufferPool& relay_buffers() { return relay_buffers_; }
   upstream::Balancer& balancer(std::size_t group) { return *balancers_[group]; }
   std::uint64_t random() { return rng_(); }
   bool draining() const { return draining_; }
@@ -95,13 +97,14 @@ class Worker {
 
   // Declared first, destroyed explicitly first in ~Worker: pending coroutine
   // frames (sessions) refer to the members below.
-  std::unique_ptr<asio::io_context> ioc_ = std::make_unique<asio::io_context>(1);
+  std::unique_ptr<asio::io_context> ioc_ = std::make_unique<asio::io_context>(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO);
   unsigned index_;
   const SharedState& state_;
   metrics::WorkerShard& shard_;
   DeadlineList deadlines_;
   DateCache date_;
   upstream::UpstreamPool pool_;
+  BufferPool relay_buffers_;
   std::vector<std::unique_ptr<upstream::Balancer>> balancers_;
   std::vector<std::unique_ptr<Acceptor>> acceptors_;
   std::unique_ptr<Timer> tick_;

@@ -4,8 +4,11 @@
 ///
 /// Limits: idle count per target (the oldest is evicted when full), idle time,
 /// requests per connection. An idle connection that becomes readable (the target
-/// closed it or sent unsolicited bytes) is dropped at once: each idle connection
-/// has one pending async_wait(read) which is cancelled on checkout.
+/// closed it or sent unsolicited bytes) is dropped: from the first worker tick
+/// after check-in, an idle connection has one pending read, cancelled on
+/// checkout. (A connection reused before that tick costs no syscall to watch;
+/// a target closing it within that tick is covered by the retry of requests
+/// that fail on a reused connection.)
 /// Thread: worker. Connections never move between workers.
 
 #include <chrono>
@@ -35,7 +38,8 @@ struct UpstreamConn {
   Target* target = nullptr;
   std::uint64_t requests = 0;  // requests completed on this connection
   std::chrono::steady_clock::time_point idle_since{};
-  bool idle = false;  // in the pool right now
+  bool idle = false;     // in the pool right now
+  bool watched = false;  // an idle read is pending (see UpstreamPool::watch)
 };
 
 using UpstreamConnPtr = std::shared_ptr<UpstreamConn>;
@@ -51,7 +55,8 @@ class UpstreamPool {
   /// Returns a healthy, complete connection to the pool (or closes it when the
   /// pool for its target is full of newer ones: the oldest is evicted).
   void checkin(std::size_t slot, UpstreamConnPtr conn, const config::UpstreamKeepalive& ka);
-  /// Closes idle connections older than their idle timeout (from the worker tick).
+  /// Closes idle connections older than their idle timeout and starts
+  /// watching the others (from the worker tick).
   void expire_idle(std::chrono::steady_clock::time_point now);
   /// Closes every idle connection (drain / stop).
   void close_all();

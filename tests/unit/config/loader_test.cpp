@@ -71,7 +71,7 @@ TEST(Loader, FullConfigMapsEveryKey) {
   EXPECT_EQ(c.timeouts.upstream_connect, milliseconds(1500));
   EXPECT_EQ(c.timeouts.upstream_response, seconds(90));
   EXPECT_EQ(c.timeouts.drain, hours(1));
-  EXPECT_EQ(c.relay_buffer_bytes, 64 * kKiB);
+  EXPECT_EQ(c.relay_buffer_bytes, 32 * kKiB);
 
   ASSERT_EQ(c.listeners.size(), 2U);
   const ListenerConfig& web = c.listeners[0];
@@ -216,7 +216,7 @@ TEST(Loader, MinimalConfigGetsDefaults) {
   EXPECT_TRUE(c.admin.enabled);
   EXPECT_EQ(c.admin.listen.to_string(), "127.0.0.1:9901");
   EXPECT_EQ(c.desync_mitigation_mode, DesyncMode::defensive);
-  EXPECT_EQ(c.relay_buffer_bytes, 16 * kKiB);
+  EXPECT_EQ(c.relay_buffer_bytes, 64 * kKiB);
   ASSERT_EQ(c.target_groups.size(), 1U);
   EXPECT_EQ(c.target_groups[0].health_check.interval, seconds(30));
   EXPECT_EQ(c.target_groups[0].health_check.healthy_threshold, 5);
