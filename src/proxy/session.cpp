@@ -1140,11 +1140,24 @@ class Session {
   /// rest target → relay buffer → client.
   Task<bool> relay_length_body(upstream::UpstreamConn& conn, std::uint64_t length) {
     std::size_t first = static_cast<std::size_t>(std::min<std::uint64_t>(conn.buffer.size(), length));
-    std::array<asio::const_buffer, 2> bufs{asio::buffer(out_),
-                                           asio::buffer(conn.buffer.data().data(), first)};
+    std::uint64_t rest = length - first;
+    std::size_t more = 0;
+    if (rest > 0) {
+      // Take the next part of the body before the first write, so that head
+      // and body go out in one gathered write (one syscall less per response).
+      std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(rest, relay_cap_));
+      conn.deadline.arm(cfg_.timeouts.upstream_response);
+      auto [ec, n] = co_await conn.socket.async_read_some(asio::buffer(relay(), want), kUseTuple);
+      conn.deadline.disarm();
+      if (ec) co_return false;
+      more = n;
+    }
+    std::array<asio::const_buffer, 3> bufs{asio::buffer(out_),
+                                           asio::buffer(conn.buffer.data().data(), first),
+                                           asio::buffer(relay_, more)};
     if (!written(co_await write_client(bufs))) co_return false;
     conn.buffer.consume(first);
-    std::uint64_t remaining = length - first;
+    std::uint64_t remaining = rest - more;
     while (remaining > 0) {
       std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(remaining, relay_cap_));
       conn.deadline.arm(cfg_.timeouts.upstream_response);
