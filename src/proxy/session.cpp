@@ -44,6 +44,7 @@
 
 namespace edge::proxy {
 
+using namespace std::string_view_literals;
 namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
 using bhttp::field;
@@ -111,7 +112,7 @@ std::size_t format_chunk_header(char* buf, std::size_t n) {
 
 void append_field(std::string& out, std::string_view name, std::string_view value) {
   out.append(name);
-  out.append(": ");
+  out.append(": "sv);
   out.append(value);
   out.append(kCrlf);
 }
@@ -436,7 +437,7 @@ class Session {
     // The request body (if any) is not needed: drop it so the connection stays usable.
     if (!request_body_done_ && !co_await discard_request_body()) keep_alive_ = false;
     out_.clear();
-    out_.append("HTTP/1.1 ");
+    out_.append("HTTP/1.1 "sv);
     append_uint(out_, static_cast<std::uint64_t>(status));
     out_.push_back(' ');
     out_.append(reason_phrase(status));
@@ -445,7 +446,7 @@ class Session {
     append_field(out_, "Date", w_.date().value());
     if (!location.empty()) append_field(out_, "Location", location);
     if (!body.empty() || location.empty()) append_field(out_, "Content-Type", content_type);
-    out_.append("Content-Length: ");
+    out_.append("Content-Length: "sv);
     append_uint(out_, body.size());
     out_.append(kCrlf);
     apply_response_edits();
@@ -467,17 +468,17 @@ class Session {
     if (status < 500) close_after_ = true;
     std::string_view reason = reason_phrase(status);
     body_.clear();
-    body_.append("<html>\r\n<head><title>");
+    body_.append("<html>\r\n<head><title>"sv);
     append_uint(body_, static_cast<std::uint64_t>(status));
     body_.push_back(' ');
     body_.append(reason);
-    body_.append("</title></head>\r\n<body>\r\n<center><h1>");
+    body_.append("</title></head>\r\n<body>\r\n<center><h1>"sv);
     append_uint(body_, static_cast<std::uint64_t>(status));
     body_.push_back(' ');
     body_.append(reason);
-    body_.append("</h1></center>\r\n</body>\r\n</html>\r\n");
+    body_.append("</h1></center>\r\n</body>\r\n</html>\r\n"sv);
     out_.clear();
-    out_.append("HTTP/1.1 ");
+    out_.append("HTTP/1.1 "sv);
     append_uint(out_, static_cast<std::uint64_t>(status));
     out_.push_back(' ');
     out_.append(reason);
@@ -485,7 +486,7 @@ class Session {
     append_field(out_, "Server", "edged");
     append_field(out_, "Date", w_.date().value());
     append_field(out_, "Content-Type", "text/html");
-    out_.append("Content-Length: ");
+    out_.append("Content-Length: "sv);
     append_uint(out_, body_.size());
     out_.append(kCrlf);
     finish_response_head(status);
@@ -508,9 +509,9 @@ class Session {
     if (w_.draining() || close_after_) keep_alive_ = false;
     unsigned version = req_ && req_->is_header_done() ? req_->get().version() : 11;
     if (!keep_alive_) {
-      out_.append("Connection: close\r\n");
+      out_.append("Connection: close\r\n"sv);
     } else if (version == 10) {
-      out_.append("Connection: keep-alive\r\n");
+      out_.append("Connection: keep-alive\r\n"sv);
     }
     out_.append(kCrlf);
   }
@@ -861,7 +862,7 @@ class Session {
     out_.append(m.data(), m.size());
     out_.push_back(' ');
     out_.append(head_.target());
-    out_.append(" HTTP/1.1\r\n");
+    out_.append(" HTTP/1.1\r\n"sv);
 
     ConnectionOptions opts;
     auto conn_it = msg.find(field::connection);
@@ -904,32 +905,32 @@ class Session {
       if (opts.count && opts.contains(n)) continue;
       if (!edits.remove.empty() && removed_by(edits, n)) continue;
       out_.append(n);
-      out_.append(": ");
+      out_.append(": "sv);
       out_.append(v);
       out_.append(kCrlf);
     }
     if (!has_host) append_field(out_, "Host", ctx_.target ? ctx_.target->id : "");
     // X-Forwarded-For: append the client address.
-    out_.append("X-Forwarded-For: ");
+    out_.append("X-Forwarded-For: "sv);
     if (!xff.empty()) {
       out_.append(xff);
-      out_.append(", ");
+      out_.append(", "sv);
     }
     out_.append(client_ip_);
     out_.append(kCrlf);
     append_field(out_, "X-Forwarded-Proto", "http");
     append_field(out_, "X-Forwarded-Port", listener_.port_text);
-    out_.append("Via: ");
+    out_.append("Via: "sv);
     if (!via.empty()) {
       out_.append(via);
-      out_.append(", ");
+      out_.append(", "sv);
     }
-    out_.append("1.1 edged\r\n");
+    out_.append("1.1 edged\r\n"sv);
     append_trace_id(trace);
     if (req_chunked_) {
-      out_.append("Transfer-Encoding: chunked\r\n");
+      out_.append("Transfer-Encoding: chunked\r\n"sv);
     } else if (req_length_ > 0 || msg.find(field::content_length) != msg.end()) {
-      out_.append("Content-Length: ");
+      out_.append("Content-Length: "sv);
       append_uint(out_, req_length_);
       out_.append(kCrlf);
     }
@@ -943,7 +944,7 @@ class Session {
     std::string& id = ctx_.trace_id;
     id.clear();
     auto fresh = [&](std::string& out) {
-      out.append("1-");
+      out.append("1-"sv);
       append_hex(out, static_cast<std::uint64_t>(std::time(nullptr)) & 0xffffffffU, 8);
       out.push_back('-');
       std::uint64_t a = w_.random(), b = w_.random();
@@ -952,7 +953,7 @@ class Session {
     };
     bool has_root = incoming.find("Root=") != std::string_view::npos;
     if (has_root) {
-      id.append("Self=");
+      id.append("Self="sv);
       fresh(id);
       // keep incoming fields except a previous Self
       std::string_view rest = incoming;
@@ -968,7 +969,7 @@ class Session {
         rest.remove_prefix(semi + 1);
       }
     } else {
-      id.append("Root=");
+      id.append("Root="sv);
       fresh(id);
     }
     append_field(out_, "X-Amzn-Trace-Id", id);
@@ -1065,7 +1066,7 @@ class Session {
 
     // Response head.
     out_.clear();
-    out_.append("HTTP/1.1 ");
+    out_.append("HTTP/1.1 "sv);
     append_uint(out_, static_cast<std::uint64_t>(status));
     out_.push_back(' ');
     auto reason = msg.reason();
@@ -1098,23 +1099,23 @@ class Session {
       if (opts.count && opts.contains(n)) continue;
       if (!edits.remove.empty() && removed_by(edits, n)) continue;
       out_.append(n);
-      out_.append(": ");
+      out_.append(": "sv);
       out_.append(v);
       out_.append(kCrlf);
     }
     if (!has_date) append_field(out_, "Date", w_.date().value());
-    out_.append("Via: ");
+    out_.append("Via: "sv);
     if (!via.empty()) {
       out_.append(via);
-      out_.append(", ");
+      out_.append(", "sv);
     }
-    out_.append("1.1 edged\r\n");
+    out_.append("1.1 edged\r\n"sv);
     if (in_framing == Framing::length || (no_body && rp.content_length())) {
-      out_.append("Content-Length: ");
+      out_.append("Content-Length: "sv);
       append_uint(out_, *rp.content_length());
       out_.append(kCrlf);
     } else if (chunk_out) {
-      out_.append("Transfer-Encoding: chunked\r\n");
+      out_.append("Transfer-Encoding: chunked\r\n"sv);
     }
     apply_response_edits();
     finish_response_head(status);
