@@ -242,7 +242,6 @@ class Session {
     static_cast<upstream::UpstreamConn*>(conn)->socket.cancel(ec);
   }
 
-  const metrics::WorkerShard& shard() const { return w_.shard(); }
 
   // ---------------------------------------------------------------- serve
   Task<void> serve() {
