@@ -242,7 +242,6 @@ class Session {
     static_cast<upstream::UpstreamConn*>(conn)->socket.cancel(ec);
   }
 
-
   // ---------------------------------------------------------------- serve
   Task<void> serve() {
     for (;;) {
