@@ -24,17 +24,17 @@
 #include <array>
 #include <charconv>
 #include <cstring>
+#include <memory>
 #include <optional>
 #include <string>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/http/buffer_body.hpp>
-#include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/status.hpp>
 
 #include "edge/http/hop_by_hop.hpp"
+#include "edge/http/message_parser.hpp"
 #include "edge/http/request_validator.hpp"
 #include "edge/proxy/hooks.hpp"
 #include "edge/proxy/request_ctx.hpp"
@@ -52,8 +52,8 @@ using SteadyClock = std::chrono::steady_clock;
 
 namespace {
 
-using RequestParser = bhttp::request_parser<bhttp::buffer_body>;
-using ResponseParser = bhttp::response_parser<bhttp::buffer_body>;
+using RequestParser = http::RequestParser;
+using ResponseParser = http::ResponseParser;
 
 constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
 constexpr std::string_view kLastChunk = "0\r\n\r\n";
@@ -86,13 +86,49 @@ bool is_idempotent(bhttp::verb v) {
   }
 }
 
-void append_uint(std::string& out, std::uint64_t v) {
+/// Output buffer for message heads: appends are inline (a capacity check and a
+/// memcpy), where std::string::append is an out-of-line call with more checks.
+/// Grows geometrically and keeps its capacity across messages.
+class HeadBuffer {
+ public:
+  HeadBuffer() { grow(4096); }
+  void clear() { size_ = 0; }
+  [[gnu::always_inline]] void append(std::string_view s) { append(s.data(), s.size()); }
+  [[gnu::always_inline]] void append(const char* p, std::size_t n) {
+    if (n > cap_ - size_) grow(n);
+    if (n) std::memcpy(data_.get() + size_, p, n);
+    size_ += n;
+  }
+  void push_back(char c) {
+    if (size_ == cap_) grow(1);
+    data_[size_++] = c;
+  }
+  std::size_t size() const { return size_; }
+  std::string_view view() const { return {data_.get(), size_}; }
+  asio::const_buffer buffer() const { return {data_.get(), size_}; }
+
+ private:
+  void grow(std::size_t n) {
+    std::size_t cap = std::max(cap_ * 2, size_ + n);
+    auto fresh = std::make_unique_for_overwrite<char[]>(cap);
+    if (size_) std::memcpy(fresh.get(), data_.get(), size_);
+    data_ = std::move(fresh);
+    cap_ = cap;
+  }
+  std::unique_ptr<char[]> data_;
+  std::size_t size_ = 0;
+  std::size_t cap_ = 0;
+};
+
+template <class Out>
+void append_uint(Out& out, std::uint64_t v) {
   char buf[24];
   auto r = std::to_chars(buf, buf + sizeof buf, v);
-  out.append(buf, r.ptr);
+  out.append(buf, static_cast<std::size_t>(r.ptr - buf));
 }
 
-void append_hex(std::string& out, std::uint64_t v, int width) {
+template <class Out>
+void append_hex(Out& out, std::uint64_t v, int width) {
   static constexpr char kDigits[] = "0123456789abcdef";
   char buf[16];
   for (int i = width - 1; i >= 0; --i) {
@@ -110,7 +146,8 @@ std::size_t format_chunk_header(char* buf, std::size_t n) {
   return static_cast<std::size_t>(r.ptr + 2 - buf);
 }
 
-void append_field(std::string& out, std::string_view name, std::string_view value) {
+template <class Out>
+void append_field(Out& out, std::string_view name, std::string_view value) {
   out.append(name);
   out.append(": "sv);
   out.append(value);
@@ -157,18 +194,12 @@ class ParserHead final : public RequestHead {
     p_ = p;
     target_ = target;
   }
-  std::string_view method() const override {
-    auto m = p_->get().method_string();
-    return {m.data(), m.size()};
-  }
+  std::string_view method() const override { return p_->method_string(); }
   std::string_view target() const override { return target_; }
-  unsigned version() const override { return p_->get().version(); }
+  unsigned version() const override { return p_->version(); }
   std::string_view header(std::string_view name) const override {
-    const auto& f = p_->get();
-    auto it = f.find(beast::string_view(name.data(), name.size()));
-    if (it == f.end()) return {};
-    auto v = it->value();
-    return {v.data(), v.size()};
+    auto it = p_->find(name);
+    return it == p_->end() ? std::string_view() : it->value();
   }
 
  private:
@@ -189,7 +220,6 @@ class Session {
       : w_(w), listener_(l), cfg_(w.state().config), sock_(std::move(s)) {
     in_.reserve(std::max<std::size_t>(kUpstreamBuffer, 4096));
     relay_cap_ = w_.relay_buffers().buffer_size();
-    out_.reserve(4096);
     deadline_.attach(w_.deadlines(), &Session::on_deadline, this);
     beast::error_code ec;
     sock_.set_option(asio::ip::tcp::no_delay(true), ec);
@@ -320,7 +350,7 @@ class Session {
   }
 
   Task<HeadRead> read_request_head() {
-    auto& p = req_.emplace();
+    auto& p = req_.emplace(req_store_);
     p.header_limit(static_cast<std::uint32_t>(
         std::min<std::uint64_t>(cfg_.limits.max_header_bytes, 0xffffffffU)));
     p.body_limit(boost::none);
@@ -449,10 +479,10 @@ class Session {
     out_.append(kCrlf);
     apply_response_edits();
     finish_response_head(status);
-    std::array<asio::const_buffer, 2> bufs{asio::buffer(out_), asio::buffer(body.data(), body.size())};
+    std::array<asio::const_buffer, 2> bufs{out_.buffer(), asio::buffer(body.data(), body.size())};
     bool head_only = is_head_request();
-    written(co_await write_client(head_only ? std::span<const asio::const_buffer>(bufs.data(), 1)
-                                            : std::span<const asio::const_buffer>(bufs)));
+    if (head_only) bufs[1] = asio::const_buffer();
+    written(co_await write_client(bufs));
   }
 
   // Edge-generated error (400/408/413/431/502/503/504): short ALB-style body.
@@ -489,9 +519,9 @@ class Session {
     out_.append(kCrlf);
     finish_response_head(status);
     bool head_only = is_head_request();
-    std::array<asio::const_buffer, 2> bufs{asio::buffer(out_), asio::buffer(body_)};
-    written(co_await write_client(head_only ? std::span<const asio::const_buffer>(bufs.data(), 1)
-                                            : std::span<const asio::const_buffer>(bufs)));
+    std::array<asio::const_buffer, 2> bufs{out_.buffer(), asio::buffer(body_)};
+    if (head_only) bufs[1] = asio::const_buffer();
+    written(co_await write_client(bufs));
   }
 
   bool is_head_request() const {
@@ -692,7 +722,7 @@ class Session {
     const bool has_body = req_chunked_ || req_length_ > 0;
     std::array<asio::const_buffer, 5> bufs;
     std::size_t nb = 0;
-    bufs[nb++] = asio::buffer(out_);
+    bufs[nb++] = out_.buffer();
     char chunk_head[20];
     if (req_chunked_) {
       if (chunk_pending_ > 0) {
@@ -705,8 +735,9 @@ class Session {
       bufs[nb++] = asio::buffer(in_.data().data(), body_in_buffer_);
     }
     conn.deadline.arm(cfg_.timeouts.upstream_response);
-    auto [ec, n] = co_await asio::async_write(
-        conn.socket, std::span<const asio::const_buffer>(bufs.data(), nb), kUseTuple);
+    // The whole array (unused entries are empty): a fixed buffer-sequence type
+    // keeps Asio's write operation small enough for its recycling allocator.
+    auto [ec, n] = co_await asio::async_write(conn.socket, bufs, kUseTuple);
     (void)n;
     if (ec) co_return Step::failed;
     request_body_sent_ = req_chunked_ ? chunk_pending_ : body_in_buffer_;
@@ -785,8 +816,7 @@ class Session {
         }
         if (request_body_done_) bufs[nb++] = asio::buffer(kLastChunk.data(), kLastChunk.size());
         conn.deadline.arm(cfg_.timeouts.upstream_response);
-        auto [wec, wn] = co_await asio::async_write(
-            conn.socket, std::span<const asio::const_buffer>(bufs.data(), nb), kUseTuple);
+        auto [wec, wn] = co_await asio::async_write(conn.socket, bufs, kUseTuple);
         (void)wn;
         if (wec) {
           keep_alive_ = false;
@@ -978,7 +1008,7 @@ class Session {
     bool any = conn.buffer.size() > 0;
     const bool head_request = req_->get().method() == bhttp::verb::head;
     auto fresh_parser = [&] {
-      auto& rp = res_.emplace();
+      auto& rp = res_.emplace(res_store_);
       rp.header_limit(static_cast<std::uint32_t>(
           std::min<std::uint64_t>(cfg_.limits.max_header_bytes, 0xffffffffU)));
       rp.body_limit(boost::none);
@@ -1121,7 +1151,7 @@ class Session {
     bool ok = false;
     switch (in_framing) {
       case Framing::none:
-        ok = written(co_await write_client(asio::buffer(out_)));
+        ok = written(co_await write_client(out_.buffer()));
         break;
       case Framing::length:
         ok = co_await relay_length_body(conn, *rp.content_length());
@@ -1151,7 +1181,7 @@ class Session {
       if (ec) co_return false;
       more = n;
     }
-    std::array<asio::const_buffer, 3> bufs{asio::buffer(out_),
+    std::array<asio::const_buffer, 3> bufs{out_.buffer(),
                                            asio::buffer(conn.buffer.data().data(), first),
                                            asio::buffer(relay_, more)};
     if (!written(co_await write_client(bufs))) co_return false;
@@ -1201,7 +1231,7 @@ class Session {
         std::array<asio::const_buffer, 5> bufs;
         std::size_t nb = 0;
         char chunk_head[20];
-        if (!head_sent) bufs[nb++] = asio::buffer(out_);
+        if (!head_sent) bufs[nb++] = out_.buffer();
         if (produced > 0) {
           if (chunk_out) bufs[nb++] = asio::buffer(chunk_head, format_chunk_header(chunk_head, produced));
           bufs[nb++] = asio::buffer(relay(), produced);
@@ -1211,7 +1241,7 @@ class Session {
         // Hold a lone head back until the first body bytes, to send both at once.
         // A lone head waits for body bytes already buffered, to go out together.
         if (produced > 0 || done || need_read) {
-          if (!written(co_await write_client(std::span<const asio::const_buffer>(bufs.data(), nb))))
+          if (!written(co_await write_client(bufs)))
             co_return false;
           head_sent = true;
         }
@@ -1318,9 +1348,11 @@ class Session {
   beast::flat_buffer in_;
   char* relay_ = nullptr;  // from the worker's pool while a body is relayed
   std::size_t relay_cap_ = 0;
-  std::string out_;
+  HeadBuffer out_;
   std::string body_;
   std::string client_ip_;  // for X-Forwarded-For
+  http::HeadStore req_store_;
+  http::HeadStore res_store_;
   std::optional<RequestParser> req_;
   std::optional<ResponseParser> res_;
   ParserHead head_;
