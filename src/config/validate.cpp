@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "edge/config/loader.hpp"
+#include "edge/tls/security_policy.hpp"
 
 namespace edge::config {
 namespace {
@@ -253,7 +254,13 @@ class Validator {
       }
     }
     if (l.protocol == Protocol::https) {
-      if (l.tls.policy.empty()) err(path + ".tls.policy", "is required for HTTPS");
+      if (l.tls.policy.empty()) {
+        err(path + ".tls.policy", "is required for HTTPS");
+      } else if (!tls::find_security_policy(l.tls.policy)) {
+        std::string names;
+        for (auto n : tls::security_policy_names()) names += (names.empty() ? "" : ", ") + std::string(n);
+        err(path + ".tls.policy", "unknown security policy " + in_quotes(l.tls.policy) + " (known: " + names + ")");
+      }
       if (l.tls.certificates.empty()) {
         err(path + ".tls.certificates", "an HTTPS listener needs at least one certificate");
       }

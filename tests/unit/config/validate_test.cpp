@@ -189,6 +189,20 @@ TEST(Validate, HttpsNeedsACertificate) {
   EXPECT_TRUE(validate(c).empty());
 }
 
+TEST(Validate, HttpsSecurityPolicyMustBeKnown) {
+  Config c = minimal();
+  c.listeners[0].protocol = Protocol::https;
+  c.listeners[0].tls.certificates.push_back({"site.pem", "site.key"});
+  c.listeners[0].tls.policy = "ELBSecurityPolicy-TLS13-1-3-2021-06";
+  EXPECT_EQ(find_error(validate(c), "listeners[0].tls.policy"), nullptr);
+  c.listeners[0].tls.policy = "ELBSecurityPolicy-Made-Up";
+  const auto errors = validate(c);
+  const ConfigError* e = find_error(errors, "listeners[0].tls.policy");
+  ASSERT_NE(e, nullptr) << dump(errors);
+  EXPECT_NE(e->message.find("unknown security policy"), std::string::npos) << e->message;
+  EXPECT_NE(e->message.find("ELBSecurityPolicy-2016-08"), std::string::npos) << e->message;
+}
+
 TEST(Validate, CachePolicyTtlOrder) {
   Config c = minimal();
   CachePolicyConfig p;
