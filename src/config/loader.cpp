@@ -454,6 +454,8 @@ class Reader {
   void tls(const Node& n, const std::string& path, TlsConfig& t) {
     map(n, path,
         {{"policy", [&](const Node& v, const std::string& p) { string(v, p, t.policy); }},
+         {"session_ticket_rotation",
+          [&](const Node& v, const std::string& p) { duration(v, p, t.session_ticket_rotation); }},
          {"certificates", [&](const Node& v, const std::string& p) {
             struct_list(
                 v, p, t.certificates,
@@ -817,7 +819,9 @@ void Reader::root(const Node& n, Config& c) {
                 [&](const Node& x, const std::string& xp) {
                   duration(x, xp, t.upstream_response);
                 }},
-               {"drain", [&](const Node& x, const std::string& xp) { duration(x, xp, t.drain); }}});
+               {"drain", [&](const Node& x, const std::string& xp) { duration(x, xp, t.drain); }},
+               {"tls_handshake",
+                [&](const Node& x, const std::string& xp) { duration(x, xp, t.tls_handshake); }}});
         }},
        {"relay_buffer",
         [&](const Node& v, const std::string& p) { size(v, p, c.relay_buffer_bytes); }},

@@ -239,6 +239,7 @@ class Validator {
     positive("timeouts.upstream_connect", c_.timeouts.upstream_connect, day);
     positive("timeouts.upstream_response", c_.timeouts.upstream_response, day);
     range("timeouts.drain", c_.timeouts.drain, Duration::zero(), seconds(3600));
+    range("timeouts.tls_handshake", c_.timeouts.tls_handshake, seconds(1), seconds(300));
     size_range("relay_buffer", c_.relay_buffer_bytes, 4 * kKiB, kMiB);
     if (c_.cache.memory != 0) {
       size_range("cache.max_object_size", c_.cache.max_object_size, 1, c_.cache.memory);
@@ -264,6 +265,9 @@ class Validator {
       if (l.tls.certificates.empty()) {
         err(path + ".tls.certificates", "an HTTPS listener needs at least one certificate");
       }
+      if (l.tls.session_ticket_rotation != Duration::zero())
+        range(path + ".tls.session_ticket_rotation", l.tls.session_ticket_rotation, seconds(60),
+              seconds(7 * 86400));
     } else if (!l.tls.certificates.empty()) {
       err(path + ".tls", "tls is only used by HTTPS listeners (protocol is HTTP)");
     }

@@ -1,5 +1,7 @@
 #include "edge/metrics/metrics.hpp"
 
+#include "edge/tls/security_policy.hpp"
+
 #include <prometheus/client_metric.h>
 #include <prometheus/collectable.h>
 #include <prometheus/metric_family.h>
@@ -42,7 +44,12 @@ double Histogram::sum_seconds() const { return static_cast<double>(sum_ns_.value
 WorkerShard::WorkerShard(std::size_t listeners, std::size_t target_groups)
     : listener_requests(listeners),
       target_group_responses(target_groups),
-      target_response_time(target_groups) {}
+      target_response_time(target_groups),
+      tls_handshakes(tls::kProtocolCount * tls::cipher_count() * 2) {}
+
+std::size_t tls_handshake_index(std::size_t protocol, std::size_t cipher, bool resumed) {
+  return (protocol * tls::cipher_count() + cipher) * 2 + (resumed ? 1 : 0);
+}
 
 namespace {
 
@@ -73,8 +80,13 @@ struct Totals {
   std::uint64_t upstream_retries = 0;
   std::uint64_t bytes_received = 0;
   std::uint64_t bytes_sent = 0;
+  std::vector<std::uint64_t> tls_handshakes =
+      std::vector<std::uint64_t>(tls::kProtocolCount * tls::cipher_count() * 2);
+  std::array<std::uint64_t, kTlsErrorCount> tls_errors{};
 
   void add(const WorkerShard& s) {
+    for (std::size_t i = 0; i < tls_handshakes.size(); ++i) tls_handshakes[i] += s.tls_handshakes[i].value();
+    for (std::size_t i = 0; i < kTlsErrorCount; ++i) tls_errors[i] += s.tls_errors[i].value();
     for (std::size_t l = 0; l < listener_requests.size(); ++l) {
       for (std::size_t c = 0; c < kStatusClasses; ++c) {
         listener_requests[l][c] += s.listener_requests[l][c].value();
@@ -235,6 +247,39 @@ class ShardCollector final : public prometheus::Collectable {
     out.push_back(single_counter("edged_received_bytes_total", "Bytes received from clients.",
                                  t.bytes_received));
     out.push_back(single_counter("edged_sent_bytes_total", "Bytes sent to clients.", t.bytes_sent));
+    {
+      MetricFamily f = family("edged_tls_handshakes_total",
+                              "Client TLS handshakes completed, by protocol, cipher and resumption.",
+                              MetricType::Counter);
+      for (std::size_t p = 0; p < tls::kProtocolCount; ++p)
+        for (std::size_t ci = 0; ci < tls::cipher_count(); ++ci)
+          for (int r = 0; r < 2; ++r) {
+            const std::uint64_t v = t.tls_handshakes[tls_handshake_index(p, ci, r == 1)];
+            if (v == 0) continue;  // hundreds of combinations: only those seen
+            f.metric.push_back(counter(v, {label("protocol", tls::protocol_label(p)),
+                                           label("cipher", tls::cipher_label(ci)),
+                                           label("resumed", r ? "true" : "false")}));
+          }
+      out.push_back(std::move(f));
+    }
+    {
+      MetricFamily f = family("edged_tls_negotiation_errors_total",
+                              "Client TLS negotiations that failed, by reason.", MetricType::Counter);
+      for (std::size_t i = 0; i < kTlsErrorCount; ++i)
+        f.metric.push_back(counter(t.tls_errors[i], {label("reason", kTlsErrorNames[i])}));
+      out.push_back(std::move(f));
+    }
+    if (!metrics_.certificates().empty()) {
+      MetricFamily f = family("edged_tls_certificate_expiry_timestamp_seconds",
+                              "When each served certificate expires (Unix time).", MetricType::Gauge);
+      for (const auto& c : metrics_.certificates()) {
+        ClientMetric m;
+        m.label = {label("listener", c.listener), label("certificate", c.certificate)};
+        m.gauge.value = static_cast<double>(c.not_after);
+        f.metric.push_back(std::move(m));
+      }
+      out.push_back(std::move(f));
+    }
     return out;
   }
 

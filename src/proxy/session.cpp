@@ -29,6 +29,10 @@
 #include <string>
 
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/asio/ssl/stream.hpp>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/status.hpp>
@@ -40,6 +44,7 @@
 #include "edge/proxy/request_ctx.hpp"
 #include "edge/proxy/router.hpp"
 #include "edge/server/worker.hpp"
+#include "edge/tls/server_context.hpp"
 #include "edge/upstream/target.hpp"
 
 namespace edge::proxy {
@@ -207,6 +212,32 @@ class ParserHead final : public RequestHead {
   std::string_view target_;
 };
 
+using TlsStream = asio::ssl::stream<Socket&>;
+
+/// Why a client's TLS handshake failed, from the error it ended with.
+metrics::TlsError classify_tls_error(const beast::error_code& ec, bool timed_out) {
+  if (timed_out) return metrics::TlsError::timeout;
+  if (ec == asio::error::eof || ec == asio::error::connection_reset ||
+      ec == asio::ssl::error::stream_truncated)
+    return metrics::TlsError::closed;
+  if (ec.category() == asio::error::get_ssl_category()) {
+    switch (ERR_GET_REASON(static_cast<unsigned long>(ec.value()))) {
+      case SSL_R_UNSUPPORTED_PROTOCOL:
+      case SSL_R_WRONG_VERSION_NUMBER:
+      case SSL_R_VERSION_TOO_LOW:
+      case SSL_R_VERSION_TOO_HIGH:
+        return metrics::TlsError::protocol_version;
+      case SSL_R_NO_SHARED_CIPHER:
+        return metrics::TlsError::no_shared_cipher;
+      case SSL_R_HTTP_REQUEST:
+        return metrics::TlsError::plain_http;
+      default:
+        break;
+    }
+  }
+  return metrics::TlsError::other;
+}
+
 enum class HeadRead { ok, closed, answered };
 enum class Step { ok, failed, answered };
 enum class ResponseHead { ok, failed_before_bytes, failed, timeout, bad };
@@ -232,6 +263,8 @@ class Session {
     }
     ctx_.listener = listener_.config->name;
     ctx_.request = &head_;
+    if (!listener_.tls.empty())
+      tls_ = std::make_unique<TlsStream>(sock_, listener_.tls[w_.index()]->asio());
     w_.add_session(this);
     auto& shard = w_.shard();
     shard.active_client_connections.add(1);
@@ -274,6 +307,14 @@ class Session {
 
   // ---------------------------------------------------------------- serve
   Task<void> serve() {
+    if (tls_) {
+      if (!co_await tls_handshake()) {
+        beast::error_code ec;
+        sock_.close(ec);
+        co_return;
+      }
+      handshake_done_ = true;
+    }
     for (;;) {
       if (w_.draining() || closing_) break;
       begin_request();
@@ -286,6 +327,27 @@ class Session {
       if (!keep_alive_) break;
     }
     co_await close_client();
+  }
+
+  /// Server side of the TLS handshake, bounded by timeouts.tls_handshake;
+  /// counted by protocol, cipher and resumption, or by failure reason.
+  Task<bool> tls_handshake() {
+    deadline_.arm(cfg_.timeouts.tls_handshake);
+    auto [ec] = co_await tls_->async_handshake(asio::ssl::stream_base::server, kUseTuple);
+    deadline_.disarm();
+    auto& shard = w_.shard();
+    if (ec) {
+      const bool timed_out = deadline_.fired();
+      deadline_.reset_fired();
+      shard.tls_errors[static_cast<std::size_t>(classify_tls_error(ec, timed_out))].inc();
+      co_return false;
+    }
+    SSL* ssl = tls_->native_handle();
+    shard.tls_handshakes[metrics::tls_handshake_index(
+                             tls::protocol_index(SSL_version(ssl)),
+                             tls::cipher_index(SSL_get_cipher_name(ssl)), SSL_session_reused(ssl) == 1)]
+        .inc();
+    co_return true;
   }
 
   void begin_request() {
@@ -328,7 +390,7 @@ class Session {
         co_return;
       }
       case RouteAction::Kind::redirect: {
-        std::string location = expand_redirect(action.redirect, view_, "HTTP", listener_.port);
+        std::string location = expand_redirect(action.redirect, view_, tls_ ? "HTTPS" : "HTTP", listener_.port);
         co_await respond_locally(action.redirect.status, "text/html", {}, location);
         co_return;
       }
@@ -383,7 +445,7 @@ class Session {
         }
       }
       if (closing_) co_return HeadRead::closed;
-      auto [ec, n] = co_await sock_.async_read_some(in_.prepare(read_size(in_)), kUseTuple);
+      auto [ec, n] = co_await client_read(in_.prepare(read_size(in_)));
       if (ec) {
         idle_wait_ = false;
         bool timed_out = deadline_.fired();
@@ -754,7 +816,7 @@ class Session {
       body_in_buffer_ = 0;
     }
     if (expect_continue_) {
-      auto [wec, wn] = co_await asio::async_write(sock_, asio::buffer(kContinue), kUseTuple);
+      auto [wec, wn] = co_await client_write(asio::buffer(kContinue));
       (void)wn;
       if (wec) co_return Step::failed;
     }
@@ -770,7 +832,7 @@ class Session {
     while (remaining > 0) {
       std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(remaining, relay_cap_));
       deadline_.arm(cfg_.timeouts.idle);
-      auto [ec, n] = co_await sock_.async_read_some(asio::buffer(relay(), want), kUseTuple);
+      auto [ec, n] = co_await client_read(asio::buffer(relay(), want));
       deadline_.disarm();
       if (ec) {
         bool timed_out = deadline_.fired();
@@ -829,7 +891,7 @@ class Session {
       }
       // need more input from the client
       deadline_.arm(cfg_.timeouts.idle);
-      auto [ec, n] = co_await sock_.async_read_some(in_.prepare(read_size(in_)), kUseTuple);
+      auto [ec, n] = co_await client_read(in_.prepare(read_size(in_)));
       deadline_.disarm();
       if (ec) {
         bool timed_out = deadline_.fired();
@@ -857,7 +919,7 @@ class Session {
         if (request_body_done_) co_return true;
         if (in_.size() > 0) continue;
         deadline_.arm(cfg_.timeouts.idle);
-        auto [ec, n] = co_await sock_.async_read_some(in_.prepare(read_size(in_)), kUseTuple);
+        auto [ec, n] = co_await client_read(in_.prepare(read_size(in_)));
         deadline_.disarm();
         if (ec) co_return false;
         in_.commit(n);
@@ -872,7 +934,7 @@ class Session {
     while (remaining > 0) {
       std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(remaining, relay_cap_));
       deadline_.arm(cfg_.timeouts.idle);
-      auto [ec, n] = co_await sock_.async_read_some(asio::buffer(relay(), want), kUseTuple);
+      auto [ec, n] = co_await client_read(asio::buffer(relay(), want));
       deadline_.disarm();
       if (ec) co_return false;
       remaining -= n;
@@ -946,7 +1008,7 @@ class Session {
     }
     out_.append(client_ip_);
     out_.append(kCrlf);
-    append_field(out_, "X-Forwarded-Proto", "http");
+    append_field(out_, "X-Forwarded-Proto", tls_ ? "https" : "http");
     append_field(out_, "X-Forwarded-Port", listener_.port_text);
     out_.append("Via: "sv);
     if (!via.empty()) {
@@ -1295,6 +1357,17 @@ class Session {
   template <class Buffers>
   Task<std::tuple<beast::error_code, std::size_t>> write_client(const Buffers& bufs) {
     deadline_.arm(cfg_.timeouts.idle);
+    return client_write(bufs);
+  }
+  /// Reads and writes on the client connection: through TLS on HTTPS listeners.
+  /// Not coroutines: the caller awaits the operation itself.
+  Task<std::tuple<beast::error_code, std::size_t>> client_read(asio::mutable_buffer b) {
+    if (tls_) return tls_->async_read_some(b, kUseTuple);
+    return sock_.async_read_some(b, kUseTuple);
+  }
+  template <class Buffers>
+  Task<std::tuple<beast::error_code, std::size_t>> client_write(const Buffers& bufs) {
+    if (tls_) return asio::async_write(*tls_, bufs, kUseTuple);
     return asio::async_write(sock_, bufs, kUseTuple);
   }
   bool written(const std::tuple<beast::error_code, std::size_t>& r) {
@@ -1315,6 +1388,15 @@ class Session {
   /// response still in flight to the client.
   Task<void> close_client() {
     beast::error_code ec;
+    if (tls_ && handshake_done_) {
+      // close_notify, without waiting for the client's (as nginx does).
+      SSL_set_shutdown(tls_->native_handle(), SSL_RECEIVED_SHUTDOWN);
+      deadline_.arm(std::chrono::seconds(2));
+      auto [sec] = co_await tls_->async_shutdown(kUseTuple);
+      (void)sec;
+      deadline_.disarm();
+      deadline_.reset_fired();
+    }
     sock_.shutdown(asio::socket_base::shutdown_send, ec);
     if (!ec && close_after_) {
       deadline_.arm(std::chrono::seconds(2));
@@ -1344,6 +1426,8 @@ class Session {
   const server::ListenerRuntime& listener_;
   const config::Config& cfg_;
   Socket sock_;
+  std::unique_ptr<TlsStream> tls_;  // HTTPS listeners: wraps sock_
+  bool handshake_done_ = false;
   Deadline deadline_;
   beast::flat_buffer in_;
   char* relay_ = nullptr;  // from the worker's pool while a body is relayed

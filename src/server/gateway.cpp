@@ -1,6 +1,7 @@
 #include "edge/server/gateway.hpp"
 
 #include <condition_variable>
+#include <ctime>
 #include <mutex>
 #include <stdexcept>
 #include <thread>
@@ -10,6 +11,7 @@
 #include "edge/proxy/router.hpp"
 #include "edge/server/admin_server.hpp"
 #include "edge/server/worker.hpp"
+#include "edge/tls/server_context.hpp"
 #include "edge/upstream/target.hpp"
 
 namespace edge::server {
@@ -66,12 +68,30 @@ Gateway::Gateway(config::Config cfg, std::shared_ptr<proxy::ProxyHooks> hooks,
   st.pool_slots = slot;
 
   std::vector<std::string> listener_names;
+  std::vector<metrics::CertificateExpiry> certificates;
   for (std::size_t i = 0; i < st.config.listeners.size(); ++i) {
     const auto& lc = st.config.listeners[i];
-    if (lc.protocol != config::Protocol::http)
-      throw std::runtime_error("listener '" + lc.name +
-                               "': protocol HTTPS is not supported by this version of edged");
     ListenerRuntime lr;
+    if (lc.protocol == config::Protocol::https) {
+      // Certificates are loaded and checked here: a bad one stops the start
+      // with its file named. One context per worker (no SSL_CTX shared between
+      // threads), certificates and ticket keys shared.
+      std::shared_ptr<tls::TicketKeys> keys;
+      if (lc.tls.session_ticket_rotation.count() > 0)
+        keys = std::make_shared<tls::TicketKeys>(
+            std::chrono::duration_cast<std::chrono::seconds>(lc.tls.session_ticket_rotation),
+            static_cast<std::int64_t>(std::time(nullptr)));
+      tls::ServerOptions opts;
+      try {
+        opts = tls::load_server_options(lc.tls, keys);
+      } catch (const std::exception& e) {
+        throw std::runtime_error("listener '" + lc.name + "': " + e.what());
+      }
+      for (const auto& cert : opts.certificates)
+        certificates.push_back({lc.name, cert->path(), cert->not_after()});
+      for (unsigned w = 0; w < st.config.effective_workers(); ++w)
+        lr.tls.push_back(std::make_shared<tls::ServerContext>(opts));
+    }
     lr.config = &lc;
     lr.index = i;
     lr.router = std::make_shared<const proxy::Router>(lc, group_names);
@@ -80,6 +100,7 @@ Gateway::Gateway(config::Config cfg, std::shared_ptr<proxy::ProxyHooks> hooks,
   }
   impl_->metrics = std::make_unique<metrics::Metrics>(listener_names, group_names,
                                                       st.config.effective_workers());
+  impl_->metrics->set_certificates(std::move(certificates));
   st.metrics = impl_->metrics.get();
 }
 

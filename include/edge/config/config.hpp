@@ -52,6 +52,7 @@ struct Timeouts {
   Duration idle = std::chrono::seconds(60);
   Duration upstream_connect = std::chrono::seconds(10);
   Duration upstream_response = std::chrono::seconds(60);
+  Duration tls_handshake = std::chrono::seconds(10);
   Duration drain = std::chrono::seconds(30);
 };
 
@@ -63,6 +64,9 @@ struct TlsCertificate {
 struct TlsConfig {
   std::string policy = "ELBSecurityPolicy-TLS13-1-2-2021-06";
   std::vector<TlsCertificate> certificates;
+  /// How long a session-ticket key encrypts new tickets (it decrypts for one
+  /// period more); 0 turns session tickets off.
+  Duration session_ticket_rotation = std::chrono::hours(1);
 };
 
 struct ForwardTargetGroup {

@@ -128,6 +128,26 @@ inline constexpr std::array<std::string_view, 5> kStatusClassNames{"1xx", "2xx",
 inline constexpr std::array<std::string_view, 4> kDesyncClassNames{"compliant", "acceptable",
                                                                    "ambiguous", "severe"};
 
+/// Reasons a client's TLS negotiation failed (ALB ClientTLSNegotiationErrorCount).
+enum class TlsError : std::uint8_t {
+  timeout,           // no complete handshake within timeouts.tls_handshake
+  protocol_version,  // no protocol version in common with the policy
+  no_shared_cipher,  // no cipher in common with the policy
+  plain_http,        // an HTTP request on the HTTPS port
+  closed,            // the client closed or reset during the handshake
+  other,
+};
+inline constexpr std::size_t kTlsErrorCount = 6;
+inline constexpr std::array<std::string_view, kTlsErrorCount> kTlsErrorNames{
+    "timeout", "protocol_version", "no_shared_cipher", "plain_http", "closed", "other"};
+
+/// A certificate a listener serves, for its expiry gauge.
+struct CertificateExpiry {
+  std::string listener;
+  std::string certificate;  // the certificate file
+  std::int64_t not_after = 0;
+};
+
 /// HTTP status classes, index = status / 100 - 1 (1xx..5xx).
 inline constexpr std::size_t kStatusClasses = 5;
 inline std::size_t status_class_index(int status) {
@@ -160,7 +180,15 @@ struct alignas(kCacheLine) WorkerShard {
   Counter upstream_retries;
   Counter bytes_received;  // from clients
   Counter bytes_sent;      // to clients
+
+  /// TLS handshakes completed, index tls_handshake_index(protocol, cipher, resumed).
+  ShardVector<Counter> tls_handshakes;
+  /// Client TLS negotiation failures by reason.
+  std::array<Counter, kTlsErrorCount> tls_errors{};
 };
+
+/// Slot of a completed handshake in WorkerShard::tls_handshakes.
+std::size_t tls_handshake_index(std::size_t protocol, std::size_t cipher, bool resumed);
 
 /// Owns the shards of all workers and renders them for Prometheus.
 /// Shards and names are fixed at construction (a reload with other listeners or
@@ -181,6 +209,11 @@ class Metrics {
   const std::vector<std::string>& listener_names() const { return listener_names_; }
   const std::vector<std::string>& target_group_names() const { return target_group_names_; }
 
+  /// Certificates served, for edged_tls_certificate_expiry_timestamp_seconds
+  /// (set once before serving; not for concurrent use with a scrape).
+  void set_certificates(std::vector<CertificateExpiry> certs) { certificates_ = std::move(certs); }
+  const std::vector<CertificateExpiry>& certificates() const { return certificates_; }
+
   /// A prometheus-cpp Collectable summing all shards at collection time.
   std::shared_ptr<prometheus::Collectable> collectable();
   /// Prometheus text exposition format (0.0.4) of the summed shards.
@@ -190,6 +223,7 @@ class Metrics {
   std::vector<std::string> listener_names_;
   std::vector<std::string> target_group_names_;
   std::vector<std::unique_ptr<WorkerShard>> shards_;
+  std::vector<CertificateExpiry> certificates_;
   std::shared_ptr<prometheus::Collectable> collectable_;
 };
 

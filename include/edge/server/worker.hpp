@@ -26,6 +26,10 @@ class Router;
 class Session;
 }  // namespace edge::proxy
 
+namespace edge::tls {
+class ServerContext;
+}
+
 namespace edge::server {
 
 /// A listener as the data plane sees it (shared, immutable while serving).
@@ -35,6 +39,9 @@ struct ListenerRuntime {
   std::uint16_t port = 0;  // bound port
   std::string port_text;   // for X-Forwarded-Port
   std::shared_ptr<const proxy::Router> router;
+  /// HTTPS: one TLS context per worker (index = worker), sharing certificates
+  /// and session-ticket keys; empty for HTTP.
+  std::vector<std::shared_ptr<tls::ServerContext>> tls;
 };
 
 /// A target group as the data plane sees it (shared, immutable while serving).

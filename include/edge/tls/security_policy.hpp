@@ -3,6 +3,7 @@
 /// listener offers (server preference order, as ALB).
 /// Thread: any (immutable tables).
 
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -31,5 +32,17 @@ std::vector<std::string_view> security_policy_names();
 
 /// "TLSv1.2"-style name of an OpenSSL version constant.
 std::string_view protocol_name(int version);
+
+/// Protocol versions in metric order: TLSv1, TLSv1.1, TLSv1.2, TLSv1.3.
+inline constexpr std::size_t kProtocolCount = 4;
+/// Index of an OpenSSL version constant in that order (TLSv1 for anything older).
+std::size_t protocol_index(int version);
+std::string_view protocol_label(std::size_t index);
+
+/// Every cipher any policy offers (OpenSSL names), for bounded metric labels;
+/// the last index stands for anything else.
+std::size_t cipher_count();
+std::size_t cipher_index(std::string_view openssl_name);
+std::string_view cipher_label(std::size_t index);
 
 }  // namespace edge::tls

@@ -291,6 +291,8 @@ TEST(MetricsTest, EveryFamilyHasHelpAndType) {
       {"edged_upstream_retries_total", "counter"},
       {"edged_received_bytes_total", "counter"},
       {"edged_sent_bytes_total", "counter"},
+      {"edged_tls_handshakes_total", "counter"},
+      {"edged_tls_negotiation_errors_total", "counter"},
   };
   EXPECT_EQ(e.type, expected);
   for (const auto& [name, type] : expected) {

@@ -1,0 +1,184 @@
+// HTTPS listeners: a real gateway terminating TLS in front of real origins.
+#include <chrono>
+#include <filesystem>
+#include <optional>
+#include <thread>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/read_until.hpp>
+#include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/streambuf.hpp>
+#include <boost/asio/write.hpp>
+#include <openssl/ssl.h>
+
+#include "integration/gateway_fixture.hpp"
+#include "support/tls_certs.hpp"
+
+namespace edge::test {
+namespace {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+
+/// A blocking HTTPS/1.1 client for tests.
+class TlsClient {
+ public:
+  explicit TlsClient(int max_version = 0) : ctx_(asio::ssl::context::tls_client) {
+    ctx_.set_verify_mode(asio::ssl::verify_none);
+    if (max_version) SSL_CTX_set_max_proto_version(ctx_.native_handle(), max_version);
+  }
+  /// Connects and handshakes; the error message, or "" on success.
+  std::string connect(std::uint16_t port, const std::string& sni) {
+    sock_.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
+    stream_.emplace(sock_, ctx_);
+    if (!sni.empty())
+      SSL_ctrl(stream_->native_handle(), SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
+               const_cast<char*>(sni.c_str()));
+    boost::system::error_code ec;
+    stream_->handshake(asio::ssl::stream_base::client, ec);
+    return ec ? ec.message() : std::string();
+  }
+  /// Sends `raw` and reads one response with a Content-Length body.
+  std::pair<std::string, std::string> exchange(const std::string& raw) {
+    asio::write(*stream_, asio::buffer(raw));
+    asio::read_until(*stream_, buf_, "\r\n\r\n");
+    std::string all(asio::buffers_begin(buf_.data()), asio::buffers_end(buf_.data()));
+    const auto end = all.find("\r\n\r\n") + 4;
+    std::string head = all.substr(0, end);
+    buf_.consume(end);
+    std::size_t length = 0;
+    if (auto p = head.find("Content-Length: "); p != std::string::npos)
+      length = std::stoul(head.substr(p + 16));
+    if (buf_.size() < length) asio::read(*stream_, buf_, asio::transfer_exactly(length - buf_.size()));
+    std::string body(asio::buffers_begin(buf_.data()), asio::buffers_begin(buf_.data()) + static_cast<std::ptrdiff_t>(length));
+    buf_.consume(length);
+    return {head, body};
+  }
+  std::string peer_cn() {
+    X509* peer = SSL_get1_peer_certificate(stream_->native_handle());
+    if (!peer) return {};
+    char cn[256] = {};
+    X509_NAME_get_text_by_NID(X509_get_subject_name(peer), NID_commonName, cn, sizeof cn);
+    X509_free(peer);
+    return cn;
+  }
+  std::string version() { return SSL_get_version(stream_->native_handle()); }
+
+ private:
+  asio::io_context ioc_;
+  asio::ssl::context ctx_;
+  tcp::socket sock_{ioc_};
+  std::optional<asio::ssl::stream<tcp::socket&>> stream_;
+  asio::streambuf buf_;
+};
+
+class HttpsTest : public GatewayTest {
+ protected:
+  void SetUp() override {
+    dir_ = make_temp_dir("edge-https");
+    rsa_ = make_test_certificate(dir_, "site", {"edge.test", "www.edge.test"}, TestKey::rsa);
+    wild_ = make_test_certificate(dir_, "wild", {"*.apps.test"}, TestKey::ecdsa);
+  }
+  void TearDown() override {
+    GatewayTest::TearDown();
+    std::filesystem::remove_all(dir_);
+  }
+  config::Config https_config(std::string policy = "ELBSecurityPolicy-TLS13-1-2-2021-06") {
+    auto c = base_config();
+    auto& l = c.listeners[0];
+    l.protocol = config::Protocol::https;
+    l.tls.policy = std::move(policy);
+    l.tls.certificates = {{rsa_.cert_path, rsa_.key_path}, {wild_.cert_path, wild_.key_path}};
+    return c;
+  }
+  std::uint64_t tls_errors(metrics::TlsError e) {
+    return sum_shards(gateway_->metrics(), [e](metrics::WorkerShard& s) {
+      return s.tls_errors[static_cast<std::size_t>(e)].value();
+    });
+  }
+  /// The counter is written by the worker after the client already saw the
+  /// failure: wait for it (bounded), no fixed sleep.
+  std::uint64_t await_tls_errors(metrics::TlsError e, std::uint64_t want) {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (tls_errors(e) < want && std::chrono::steady_clock::now() < until)
+      std::this_thread::yield();
+    return tls_errors(e);
+  }
+
+  std::string dir_;
+  TestCertificate rsa_, wild_;
+};
+
+TEST_F(HttpsTest, TerminatesTlsAndForwardsOverKeepAlive) {
+  origin::OriginOptions o;
+  o.echo = true;
+  add_origin(o);
+  start(https_config());
+
+  TlsClient client;
+  ASSERT_EQ(client.connect(port_, "edge.test"), "");
+  EXPECT_EQ(client.peer_cn(), "edge.test");
+  EXPECT_EQ(client.version(), "TLSv1.3");
+  for (int i = 0; i < 3; ++i) {
+    auto [head, body] = client.exchange("GET /echo/" + std::to_string(i) +
+                                        " HTTP/1.1\r\nHost: edge.test\r\n\r\n");
+    EXPECT_EQ(head.substr(0, 12), "HTTP/1.1 200") << head;
+    EXPECT_NE(body.find("[\"X-Forwarded-Proto\",\"https\"]"), std::string::npos) << body;
+    EXPECT_NE(body.find("/echo/" + std::to_string(i)), std::string::npos) << body;
+  }
+  auto handshakes = sum_shards(gateway_->metrics(), [](metrics::WorkerShard& s) {
+    std::uint64_t n = 0;
+    for (std::size_t i = 0; i < s.tls_handshakes.size(); ++i) n += s.tls_handshakes[i].value();
+    return n;
+  });
+  EXPECT_EQ(handshakes, 1U);  // three requests, one handshake
+  const std::string scrape = gateway_->metrics().serialize();
+  EXPECT_NE(scrape.find("edged_tls_handshakes_total{protocol=\"TLSv1.3\",cipher=\"TLS_AES_"),
+            std::string::npos)
+      << scrape;
+  EXPECT_NE(scrape.find("edged_tls_certificate_expiry_timestamp_seconds{"), std::string::npos);
+}
+
+TEST_F(HttpsTest, SniPicksTheWildcardCertificate) {
+  add_origin();
+  start(https_config());
+  TlsClient client;
+  ASSERT_EQ(client.connect(port_, "shop.apps.test"), "");
+  EXPECT_EQ(client.peer_cn(), "*.apps.test");
+  auto [head, body] = client.exchange("GET / HTTP/1.1\r\nHost: shop.apps.test\r\n\r\n");
+  EXPECT_EQ(head.substr(0, 12), "HTTP/1.1 200") << head;
+}
+
+TEST_F(HttpsTest, NegotiationFailuresAreCountedByReason) {
+  add_origin();
+  start(https_config("ELBSecurityPolicy-TLS13-1-3-2021-06"));
+  {
+    TlsClient old(TLS1_2_VERSION);
+    EXPECT_NE(old.connect(port_, "edge.test"), "");
+  }
+  EXPECT_EQ(await_tls_errors(metrics::TlsError::protocol_version, 1), 1U);
+
+  // Plain HTTP on the HTTPS port: refused, counted, no request reaches a target.
+  Connection plain(port_);
+  plain.send_raw("GET / HTTP/1.1\r\nHost: edge.test\r\n\r\n");
+  EXPECT_EQ(await_tls_errors(metrics::TlsError::plain_http, 1), 1U);
+  EXPECT_EQ(origin_requests(), 0U);
+}
+
+TEST_F(HttpsTest, BadCertificateStopsTheStartWithItsFileNamed) {
+  auto c = https_config();
+  c.listeners[0].tls.certificates[1].key = rsa_.key_path;  // the wildcard cert with the wrong key
+  try {
+    server::Gateway g(c);
+    FAIL() << "started with a mismatched key";
+  } catch (const std::runtime_error& e) {
+    const std::string m = e.what();
+    EXPECT_NE(m.find("listener 'web'"), std::string::npos) << m;
+    EXPECT_NE(m.find("does not match"), std::string::npos) << m;
+  }
+}
+
+}  // namespace
+}  // namespace edge::test
