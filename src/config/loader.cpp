@@ -456,6 +456,10 @@ class Reader {
         {{"policy", [&](const Node& v, const std::string& p) { string(v, p, t.policy); }},
          {"session_ticket_rotation",
           [&](const Node& v, const std::string& p) { duration(v, p, t.session_ticket_rotation); }},
+         {"tls_version_and_cipher_headers",
+          [&](const Node& v, const std::string& p) {
+            boolean(v, p, t.tls_version_and_cipher_headers);
+          }},
          {"certificates", [&](const Node& v, const std::string& p) {
             struct_list(
                 v, p, t.certificates,
@@ -607,6 +611,25 @@ class Reader {
          {"listen", [&](const Node& v, const std::string& p) { address(v, p, l.listen); }, true},
          {"protocol", [&](const Node& v, const std::string& p) { protocol(v, p, l.protocol); }},
          {"tls", [&](const Node& v, const std::string& p) { tls(v, p, l.tls); }},
+         {"mutual_authentication",
+          [&](const Node& v, const std::string& p) {
+            auto& m = l.mutual_authentication;
+            map(v, p,
+                {{"mode",
+                  [&](const Node& x, const std::string& xp) {
+                    std::string mode;
+                    string(x, xp, mode);
+                    if (mode == "off") {
+                      m.mode = MutualAuthentication::Mode::off;
+                    } else if (mode == "verify") {
+                      m.mode = MutualAuthentication::Mode::verify;
+                    } else {
+                      error(xp, "must be off or verify (got " + in_quotes(mode) + ")");
+                    }
+                  }},
+                 {"trust_store",
+                  [&](const Node& x, const std::string& xp) { string(x, xp, m.trust_store); }}});
+          }},
          {"rules",
           [&](const Node& v, const std::string& p) {
             struct_list(v, p, l.rules, [&](const Node& item, const std::string& ip, Rule& r) {

@@ -268,6 +268,11 @@ class Validator {
       if (l.tls.session_ticket_rotation != Duration::zero())
         range(path + ".tls.session_ticket_rotation", l.tls.session_ticket_rotation, seconds(60),
               seconds(7 * 86400));
+      if (l.mutual_authentication.mode == MutualAuthentication::Mode::verify &&
+          l.mutual_authentication.trust_store.empty())
+        err(path + ".mutual_authentication.trust_store", "is required with mode verify");
+    } else if (l.mutual_authentication.mode != MutualAuthentication::Mode::off) {
+      err(path + ".mutual_authentication", "mutual TLS needs an HTTPS listener");
     } else if (!l.tls.certificates.empty()) {
       err(path + ".tls", "tls is only used by HTTPS listeners (protocol is HTTP)");
     }

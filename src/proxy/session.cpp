@@ -159,6 +159,15 @@ void append_field(Out& out, std::string_view name, std::string_view value) {
   out.append(kCrlf);
 }
 
+/// x-amzn-tls-* and x-amzn-mtls-* fields describe the client's TLS session; only
+/// the edge may set them.
+bool is_tls_info_field(std::string_view n) {
+  auto starts = [&](std::string_view prefix) {
+    return n.size() > prefix.size() && iequals(n.substr(0, prefix.size()), prefix);
+  };
+  return starts("x-amzn-tls-") || starts("x-amzn-mtls-");
+}
+
 bool removed_by(const HeaderEdits& e, std::string_view name) {
   for (const auto& r : e.remove)
     if (iequals(r, name)) return true;
@@ -231,6 +240,9 @@ metrics::TlsError classify_tls_error(const beast::error_code& ec, bool timed_out
         return metrics::TlsError::no_shared_cipher;
       case SSL_R_HTTP_REQUEST:
         return metrics::TlsError::plain_http;
+      case SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE:
+      case SSL_R_CERTIFICATE_VERIFY_FAILED:
+        return metrics::TlsError::client_certificate;
       default:
         break;
     }
@@ -343,6 +355,16 @@ class Session {
       co_return false;
     }
     SSL* ssl = tls_->native_handle();
+    // Per connection, not per request: what targets learn about the TLS session.
+    if (listener_.config->tls.tls_version_and_cipher_headers) {
+      tls_headers_.append("x-amzn-tls-version: ");
+      tls_headers_.append(SSL_get_version(ssl));
+      tls_headers_.append("\r\nx-amzn-tls-cipher-suite: ");
+      tls_headers_.append(SSL_get_cipher_name(ssl));
+      tls_headers_.append("\r\n");
+    }
+    if (listener_.config->mutual_authentication.mode == config::MutualAuthentication::Mode::verify)
+      tls_headers_ += tls::client_certificate_headers(ssl);
     shard.tls_handshakes[metrics::tls_handshake_index(
                              tls::protocol_index(SSL_version(ssl)),
                              tls::cipher_index(SSL_get_cipher_name(ssl)), SSL_session_reused(ssl) == 1)]
@@ -979,12 +1001,14 @@ class Session {
           has_host = true;
           break;
         default:
-          if (name == field::unknown && n.size() >= 15 && (n[0] | 0x20) == 'x') {
+          if (name == field::unknown && n.size() >= 12 && (n[0] | 0x20) == 'x') {
             if (iequals(n, "x-forwarded-for")) {
               xff = v;
               continue;
             }
             if (iequals(n, "x-forwarded-proto") || iequals(n, "x-forwarded-port")) continue;
+            // Only the edge speaks about the client's TLS session: never a client.
+            if (is_tls_info_field(n)) continue;
             if (iequals(n, "x-amzn-trace-id")) {
               trace = v;
               continue;
@@ -1017,6 +1041,7 @@ class Session {
     }
     out_.append("1.1 edged\r\n"sv);
     append_trace_id(trace);
+    if (!tls_headers_.empty()) out_.append(tls_headers_);
     if (req_chunked_) {
       out_.append("Transfer-Encoding: chunked\r\n"sv);
     } else if (req_length_ > 0 || msg.find(field::content_length) != msg.end()) {
@@ -1428,6 +1453,7 @@ class Session {
   Socket sock_;
   std::unique_ptr<TlsStream> tls_;  // HTTPS listeners: wraps sock_
   bool handshake_done_ = false;
+  std::string tls_headers_;  // x-amzn-tls-* / X-Amzn-Mtls-Clientcert-* lines, set at handshake
   Deadline deadline_;
   beast::flat_buffer in_;
   char* relay_ = nullptr;  // from the worker's pool while a body is relayed

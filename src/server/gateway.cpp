@@ -83,7 +83,7 @@ Gateway::Gateway(config::Config cfg, std::shared_ptr<proxy::ProxyHooks> hooks,
             static_cast<std::int64_t>(std::time(nullptr)));
       tls::ServerOptions opts;
       try {
-        opts = tls::load_server_options(lc.tls, keys);
+        opts = tls::load_server_options(lc.tls, keys, lc.mutual_authentication);
       } catch (const std::exception& e) {
         throw std::runtime_error("listener '" + lc.name + "': " + e.what());
       }

@@ -1,10 +1,14 @@
 #include "edge/tls/server_context.hpp"
 
 #include <algorithm>
+#include <cctype>
+#include <ctime>
 #include <cstdio>
 #include <cstring>
 #include <stdexcept>
 
+#include <openssl/bio.h>
+#include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -294,9 +298,81 @@ std::optional<TicketKeys::Key> TicketKeys::find(const unsigned char* name, bool&
   return std::nullopt;
 }
 
+// ------------------------------------------------------- client certificates
+
+namespace {
+
+std::string rfc2253(X509_NAME* name) {
+  BIO* bio = BIO_new(BIO_s_mem());
+  X509_NAME_print_ex(bio, name, 0, XN_FLAG_RFC2253);
+  char* data = nullptr;
+  long n = BIO_get_mem_data(bio, &data);
+  std::string out(data, static_cast<std::size_t>(std::max(0L, n)));
+  BIO_free(bio);
+  return out;
+}
+
+std::string iso8601(const ASN1_TIME* t) {
+  struct tm tm {};
+  if (ASN1_TIME_to_tm(t, &tm) != 1) return {};
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+/// Header values must not carry CR, LF or other controls.
+void append_clean(std::string& out, std::string_view v) {
+  for (char c : v) out.push_back(static_cast<unsigned char>(c) < 0x20 || c == 0x7f ? ' ' : c);
+}
+
+}  // namespace
+
+std::string client_certificate_headers(SSL* ssl) {
+  X509* peer = SSL_get0_peer_certificate(ssl);
+  if (!peer) return {};
+  std::string out;
+  {
+    BIGNUM* bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(peer), nullptr);
+    char* hex = bn ? BN_bn2hex(bn) : nullptr;
+    out += "X-Amzn-Mtls-Clientcert-Serial-Number: ";
+    if (hex) append_clean(out, hex);
+    out += "\r\n";
+    OPENSSL_free(hex);
+    BN_free(bn);
+  }
+  out += "X-Amzn-Mtls-Clientcert-Issuer: ";
+  append_clean(out, rfc2253(X509_get_issuer_name(peer)));
+  out += "\r\nX-Amzn-Mtls-Clientcert-Subject: ";
+  append_clean(out, rfc2253(X509_get_subject_name(peer)));
+  out += "\r\nX-Amzn-Mtls-Clientcert-Validity: NotBefore=";
+  out += iso8601(X509_get0_notBefore(peer));
+  out += ";NotAfter=";
+  out += iso8601(X509_get0_notAfter(peer));
+  out += "\r\nX-Amzn-Mtls-Clientcert-Leaf: ";
+  BIO* bio = BIO_new(BIO_s_mem());
+  PEM_write_bio_X509(bio, peer);
+  char* data = nullptr;
+  long n = BIO_get_mem_data(bio, &data);
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  for (long i = 0; i < n; ++i) {
+    const auto c = static_cast<unsigned char>(data[i]);
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out.push_back('%');
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 15]);
+    }
+  }
+  BIO_free(bio);
+  out += "\r\n";
+  return out;
+}
+
 // --------------------------------------------------------------- ServerContext
 
-ServerOptions load_server_options(const config::TlsConfig& tls, std::shared_ptr<TicketKeys> tickets) {
+ServerOptions load_server_options(const config::TlsConfig& tls, std::shared_ptr<TicketKeys> tickets,
+                                  const config::MutualAuthentication& mtls) {
   ServerOptions o;
   std::string errors;
   if (auto p = find_security_policy(tls.policy)) {
@@ -311,6 +387,15 @@ ServerOptions load_server_options(const config::TlsConfig& tls, std::shared_ptr<
     } catch (const std::exception& e) {
       if (!errors.empty()) errors += "; ";
       errors += e.what();
+    }
+  }
+  if (mtls.mode == config::MutualAuthentication::Mode::verify) {
+    if (std::FILE* f = std::fopen(mtls.trust_store.c_str(), "rb")) {
+      std::fclose(f);
+      o.trust_store = mtls.trust_store;
+    } else {
+      errors += std::string(errors.empty() ? "" : "; ") + mtls.trust_store +
+                ": cannot open trust store: " + std::strerror(errno);
     }
   }
   if (!errors.empty()) throw std::runtime_error(errors);
@@ -348,6 +433,13 @@ ServerContext::ServerContext(ServerOptions options)
     SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
   }
   SSL_CTX_set_alpn_select_cb(ctx, on_alpn, nullptr);
+  if (!options_.trust_store.empty()) {
+    if (SSL_CTX_load_verify_locations(ctx, options_.trust_store.c_str(), nullptr) != 1)
+      throw std::runtime_error(options_.trust_store + ": not a PEM CA bundle (" + openssl_errors() + ")");
+    if (STACK_OF(X509_NAME)* cas = SSL_load_client_CA_file(options_.trust_store.c_str()))
+      SSL_CTX_set_client_CA_list(ctx, cas);
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
+  }
   SSL_CTX_set_client_hello_cb(ctx, &ServerContext::on_client_hello, this);
   // A default certificate on the context itself, for handshakes that never reach
   // the callback's choice (and for SSL_CTX_check_private_key style checks).

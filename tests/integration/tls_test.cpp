@@ -25,9 +25,14 @@ using asio::ip::tcp;
 /// A blocking HTTPS/1.1 client for tests.
 class TlsClient {
  public:
-  explicit TlsClient(int max_version = 0) : ctx_(asio::ssl::context::tls_client) {
+  explicit TlsClient(int max_version = 0, const TestCertificate* client_cert = nullptr)
+      : ctx_(asio::ssl::context::tls_client) {
     ctx_.set_verify_mode(asio::ssl::verify_none);
     if (max_version) SSL_CTX_set_max_proto_version(ctx_.native_handle(), max_version);
+    if (client_cert) {
+      ctx_.use_certificate_chain_file(client_cert->cert_path);
+      ctx_.use_private_key_file(client_cert->key_path, asio::ssl::context::pem);
+    }
   }
   /// Connects and handshakes; the error message, or "" on success.
   std::string connect(std::uint16_t port, const std::string& sni) {
@@ -165,6 +170,65 @@ TEST_F(HttpsTest, NegotiationFailuresAreCountedByReason) {
   plain.send_raw("GET / HTTP/1.1\r\nHost: edge.test\r\n\r\n");
   EXPECT_EQ(await_tls_errors(metrics::TlsError::plain_http, 1), 1U);
   EXPECT_EQ(origin_requests(), 0U);
+}
+
+TEST_F(HttpsTest, TlsVersionAndCipherHeadersWhenEnabled) {
+  origin::OriginOptions o;
+  o.echo = true;
+  add_origin(o);
+  auto c = https_config();
+  c.listeners[0].tls.tls_version_and_cipher_headers = true;
+  start(std::move(c));
+  TlsClient client;
+  ASSERT_EQ(client.connect(port_, "edge.test"), "");
+  // A client cannot pass its own: the edge drops them.
+  auto [head, body] = client.exchange(
+      "GET / HTTP/1.1\r\nHost: edge.test\r\nx-amzn-tls-version: SSLv2\r\n"
+      "X-Amzn-Mtls-Clientcert-Subject: CN=admin\r\n\r\n");
+  EXPECT_NE(body.find("[\"x-amzn-tls-version\",\"TLSv1.3\"]"), std::string::npos) << body;
+  EXPECT_NE(body.find("[\"x-amzn-tls-cipher-suite\",\"TLS_AES_"), std::string::npos) << body;
+  EXPECT_EQ(body.find("SSLv2"), std::string::npos) << body;
+  EXPECT_EQ(body.find("CN=admin"), std::string::npos) << body;
+}
+
+TEST_F(HttpsTest, MutualTlsVerifiesClientsAndTellsTargets) {
+  origin::OriginOptions o;
+  o.echo = true;
+  add_origin(o);
+  const auto client_cert = make_test_certificate(dir_, "client", {"client.test"}, TestKey::ecdsa);
+  const auto stranger = make_test_certificate(dir_, "stranger", {"stranger.test"}, TestKey::rsa);
+  auto c = https_config();
+  c.listeners[0].mutual_authentication.mode = config::MutualAuthentication::Mode::verify;
+  c.listeners[0].mutual_authentication.trust_store = client_cert.cert_path;  // self-signed: its own CA
+  start(std::move(c));
+
+  TlsClient trusted(0, &client_cert);
+  ASSERT_EQ(trusted.connect(port_, "edge.test"), "");
+  auto [head, body] = trusted.exchange("GET / HTTP/1.1\r\nHost: edge.test\r\n\r\n");
+  EXPECT_EQ(head.substr(0, 12), "HTTP/1.1 200") << head;
+  EXPECT_NE(body.find("[\"X-Amzn-Mtls-Clientcert-Subject\",\"CN=client.test\"]"), std::string::npos)
+      << body;
+  EXPECT_NE(body.find("[\"X-Amzn-Mtls-Clientcert-Issuer\",\"CN=client.test\"]"), std::string::npos);
+  EXPECT_NE(body.find("X-Amzn-Mtls-Clientcert-Serial-Number"), std::string::npos);
+  EXPECT_NE(body.find("\"NotBefore="), std::string::npos);
+  EXPECT_NE(body.find("-----BEGIN%20CERTIFICATE-----"), std::string::npos);
+
+  // TLS 1.3 reports a refused client certificate after the client's side of
+  // the handshake: the refusal shows on the first exchange, and in the counter.
+  {
+    TlsClient anonymous;
+    if (anonymous.connect(port_, "edge.test").empty()) {
+      EXPECT_ANY_THROW(anonymous.exchange("GET / HTTP/1.1\r\nHost: edge.test\r\n\r\n"));
+    }
+  }
+  {
+    TlsClient untrusted(0, &stranger);
+    if (untrusted.connect(port_, "edge.test").empty()) {
+      EXPECT_ANY_THROW(untrusted.exchange("GET / HTTP/1.1\r\nHost: edge.test\r\n\r\n"));
+    }
+  }
+  EXPECT_EQ(await_tls_errors(metrics::TlsError::client_certificate, 2), 2U);
+  EXPECT_EQ(origin_requests(), 1U);
 }
 
 TEST_F(HttpsTest, BadCertificateStopsTheStartWithItsFileNamed) {

@@ -67,6 +67,9 @@ struct TlsConfig {
   /// How long a session-ticket key encrypts new tickets (it decrypts for one
   /// period more); 0 turns session tickets off.
   Duration session_ticket_rotation = std::chrono::hours(1);
+  /// Add x-amzn-tls-version and x-amzn-tls-cipher-suite to requests sent to
+  /// targets (ALB's routing.http.x_amzn_tls_version_and_cipher_suite.enabled).
+  bool tls_version_and_cipher_headers = false;
 };
 
 struct ForwardTargetGroup {
@@ -128,11 +131,21 @@ struct Rule {
   Action action;
 };
 
+/// ALB mutual TLS: `off`, or `verify` client certificates against a trust store
+/// (PEM CA bundle); the verified certificate's details go to targets in
+/// X-Amzn-Mtls-Clientcert-* headers.
+struct MutualAuthentication {
+  enum class Mode { off, verify };
+  Mode mode = Mode::off;
+  std::string trust_store;
+};
+
 struct ListenerConfig {
   std::string name;
   Address listen;
   Protocol protocol = Protocol::http;
   TlsConfig tls;
+  MutualAuthentication mutual_authentication;
   std::vector<Rule> rules;
   Action default_action;
 };

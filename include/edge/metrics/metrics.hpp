@@ -135,11 +135,13 @@ enum class TlsError : std::uint8_t {
   no_shared_cipher,  // no cipher in common with the policy
   plain_http,        // an HTTP request on the HTTPS port
   closed,            // the client closed or reset during the handshake
+  client_certificate,  // mutual TLS: no client certificate, or not trusted
   other,
 };
-inline constexpr std::size_t kTlsErrorCount = 6;
+inline constexpr std::size_t kTlsErrorCount = 7;
 inline constexpr std::array<std::string_view, kTlsErrorCount> kTlsErrorNames{
-    "timeout", "protocol_version", "no_shared_cipher", "plain_http", "closed", "other"};
+    "timeout", "protocol_version", "no_shared_cipher", "plain_http", "closed",
+    "client_certificate", "other"};
 
 /// A certificate a listener serves, for its expiry gauge.
 struct CertificateExpiry {

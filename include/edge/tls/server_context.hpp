@@ -117,11 +117,21 @@ struct ServerOptions {
   std::vector<std::shared_ptr<const Certificate>> certificates;  // the first is the default
   std::shared_ptr<TicketKeys> tickets;                            // null: no tickets
   std::size_t session_cache_size = 20480;                         // TLS 1.2 session IDs
+  /// Mutual TLS: client certificates required and verified against this PEM
+  /// CA bundle (empty: no client certificates asked for).
+  std::string trust_store;
 };
 
 /// Loads a listener's TLS settings: the policy by name and every certificate.
 /// Throws std::runtime_error with every problem found.
-ServerOptions load_server_options(const config::TlsConfig& tls, std::shared_ptr<TicketKeys> tickets);
+ServerOptions load_server_options(const config::TlsConfig& tls, std::shared_ptr<TicketKeys> tickets,
+                                  const config::MutualAuthentication& mtls = {});
+
+/// X-Amzn-Mtls-Clientcert-* header lines (each ending in CRLF) describing the
+/// verified client certificate of `ssl`, or "" when there is none: Serial-Number,
+/// Issuer, Subject (RFC 2253), Validity ("NotBefore=…;NotAfter=…", ISO 8601 UTC)
+/// and Leaf (URL-encoded PEM), as ALB sends them.
+std::string client_certificate_headers(SSL* ssl);
 
 class ServerContext {
  public:

@@ -203,6 +203,17 @@ TEST(Validate, HttpsSecurityPolicyMustBeKnown) {
   EXPECT_NE(e->message.find("ELBSecurityPolicy-2016-08"), std::string::npos) << e->message;
 }
 
+TEST(Validate, MutualTlsNeedsHttpsAndATrustStore) {
+  Config c = minimal();
+  c.listeners[0].mutual_authentication.mode = MutualAuthentication::Mode::verify;
+  EXPECT_NE(find_error(validate(c), "listeners[0].mutual_authentication"), nullptr);
+  c.listeners[0].protocol = Protocol::https;
+  c.listeners[0].tls.certificates.push_back({"site.pem", "site.key"});
+  EXPECT_NE(find_error(validate(c), "listeners[0].mutual_authentication.trust_store"), nullptr);
+  c.listeners[0].mutual_authentication.trust_store = "ca.pem";
+  EXPECT_TRUE(validate(c).empty()) << dump(validate(c));
+}
+
 TEST(Validate, CachePolicyTtlOrder) {
   Config c = minimal();
   CachePolicyConfig p;
