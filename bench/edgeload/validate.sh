@@ -12,8 +12,9 @@
 #    wrk (closed loop, the only mode it has) and edgeload open loop at STALL_RATE
 #    req/s each run once; the report gives both tools' p50/p99/p99.9/max.
 #    edgeload charges every request from its intended send time, so its p99 shows
-#    the stall; wrk stops sending while its connections are stuck and under-reports.
-#    edgeload's uncorrected service time is given too.
+#    the stall; wrk stops sending while its connections are stuck and only estimates
+#    the missing samples afterwards (its stats_correct back-fill). edgeload's
+#    uncorrected service time is given too.
 #
 # Environment: ROUNDS [3] DURATION [10s] CONNECTIONS [64] THREADS [2]
 #   STALL [1000, ms] STALL_RATE [2000] STALL_DURATION [10s] PORT [18101]
