@@ -30,10 +30,15 @@ void print_progress(const edge::load::Progress& p) {
   } else {
     std::snprintf(p99, sizeof p99, "%.0f us", static_cast<double>(p.p99_ns) / 1e3);
   }
-  std::fprintf(stderr, "[%5.0fs]%s %10.0f req/s  %llu responses  %llu errors  p99 %s\n",
+  char behind[48] = "";
+  if (p.behind > 0) {
+    std::snprintf(behind, sizeof behind, "  %llu behind schedule",
+                  static_cast<unsigned long long>(p.behind));
+  }
+  std::fprintf(stderr, "[%5.0fs]%s %10.0f req/s  %llu responses  %llu errors  p99 %s%s\n",
                p.elapsed_s, p.warming_up ? " warm-up" : "", p.rate,
                static_cast<unsigned long long>(p.responses),
-               static_cast<unsigned long long>(p.failures), p.warming_up ? "-" : p99);
+               static_cast<unsigned long long>(p.failures), p.warming_up ? "-" : p99, behind);
 }
 
 }  // namespace

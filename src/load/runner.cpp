@@ -164,6 +164,7 @@ struct Thread {
 
   std::atomic<std::uint64_t> live_responses{0};
   std::atomic<std::uint64_t> live_failures{0};
+  std::atomic<std::uint64_t> live_behind{0};  // open loop: slots due and not yet sent
   std::mutex snapshot_mutex;
   Histogram snapshot;
 
@@ -404,6 +405,11 @@ Task<void> ticker(Thread* tp) {
         c->abort();
       }
     }
+    if (sh.options.open_loop()) {
+      std::uint64_t behind = 0;
+      for (const auto& lane : t.lanes) behind += lane.due(std::min(now, sh.end - 1));
+      t.live_behind.store(behind, std::memory_order_relaxed);
+    }
     if (now >= next_publish) {
       t.publish();
       next_publish = now + kPublishNs;
@@ -465,7 +471,19 @@ LoadResult LoadRunner::run(const std::function<void(const Progress&)>& on_progre
         result.error = "cannot resolve " + t.url.host + ": " + ec.message();
         return result;
       }
+      // A name may resolve to several addresses (localhost: ::1 and 127.0.0.1):
+      // take the first that accepts a connection, else the first one.
       rt.endpoint = found.begin()->endpoint();
+      for (const auto& entry : found) {
+        if (found.size() == 1) break;
+        asio::ip::tcp::socket probe(ioc);
+        error_code connect_ec;
+        probe.connect(entry.endpoint(), connect_ec);
+        if (!connect_ec) {
+          rt.endpoint = entry.endpoint();
+          break;
+        }
+      }
       rt.request = build_request(o, t.url);
       rt.head_request = o.method == "HEAD";
       sh.targets.push_back(std::move(rt));
@@ -567,6 +585,7 @@ LoadResult LoadRunner::run(const std::function<void(const Progress&)>& on_progre
       for (auto& t : ts) {
         p.responses += t->live_responses.load(std::memory_order_relaxed);
         p.failures += t->live_failures.load(std::memory_order_relaxed);
+        p.behind += t->live_behind.load(std::memory_order_relaxed);
         std::lock_guard snap(t->snapshot_mutex);
         merged.merge(t->snapshot);
       }

@@ -41,6 +41,9 @@ struct Progress {
   double rate = 0;              // responses/s over the last interval
   std::uint64_t failures = 0;   // errors plus responses >= 400 (measured)
   std::uint64_t p99_ns = 0;     // of the measured responses so far
+  /// Open loop: requests whose intended time has passed but that are not sent yet
+  /// because every connection is busy (the target is not keeping up).
+  std::uint64_t behind = 0;
 };
 
 struct LoadResult {
