@@ -103,15 +103,26 @@ TEST_F(EdgeloadTest, ClosedLoopWithoutKeepAliveOpensAConnectionPerRequest) {
   EXPECT_EQ(origin.total_connections(), 100u);
 }
 
-TEST_F(EdgeloadTest, ClosedLoopRunsForItsDuration) {
+TEST_F(EdgeloadTest, ClosedLoopRunsForItsDurationWithProgress) {
   auto& origin = add_origin();
   LoadOptions o = quiet_options();
-  o.duration = std::chrono::milliseconds(300);
-  const LoadResult r = run(o, {target_for(origin.port())});
+  o.duration = std::chrono::milliseconds(1500);
+  std::vector<load::Progress> samples;
+  LoadRunner runner(o, {target_for(origin.port())});
+  const LoadResult r = runner.run([&samples](const load::Progress& p) { samples.push_back(p); });
   ASSERT_TRUE(r.ok()) << r.error;
   EXPECT_GT(r.stats.requests, 0u);
   EXPECT_EQ(r.stats.error_count(), 0u);  // requests cut at the end are not errors
-  EXPECT_DOUBLE_EQ(r.measured_s, 0.3);
+  EXPECT_DOUBLE_EQ(r.measured_s, 1.5);
+  // One progress line a second, on the calling thread, from the live counters.
+  ASSERT_EQ(samples.size(), 1u);
+  EXPECT_GE(samples[0].elapsed_s, 1.0);
+  EXPECT_FALSE(samples[0].warming_up);
+  EXPECT_GT(samples[0].responses, 0u);
+  EXPECT_LE(samples[0].responses, r.stats.requests);
+  EXPECT_GT(samples[0].rate, 0.0);
+  EXPECT_GT(samples[0].p99_ns, 0u);
+  EXPECT_EQ(samples[0].failures, 0u);
 }
 
 // The coordinated-omission correction, shown deterministically: the origin stalls
