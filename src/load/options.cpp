@@ -110,7 +110,8 @@ bool parse_url(std::string_view text, Url& out, std::string& error) {
 }
 
 std::string LoadOptions::validate() const {
-  if (url.empty() == config_path.empty()) return "give either a URL or --config with --target-group";
+  if (url.empty() == config_path.empty())
+    return "give either a URL or --config with --target-group";
   if (!config_path.empty() && target_group.empty()) return "--config needs --target-group";
   if (config_path.empty() && !target_group.empty()) return "--target-group needs --config";
   if (connections < 1 || connections > 1'000'000) return "--connections must be 1..1000000";
@@ -280,8 +281,7 @@ LoadCommandLine parse_load_command_line(std::span<const std::string_view> args) 
   return result;
 }
 
-bool resolve_targets(const LoadOptions& options, std::vector<LoadTarget>& out,
-                     std::string& error) {
+bool resolve_targets(const LoadOptions& options, std::vector<LoadTarget>& out, std::string& error) {
   out.clear();
   if (!options.url.empty()) {
     LoadTarget t;

@@ -28,8 +28,9 @@ std::uint64_t RateSchedule::slots_before(std::int64_t end_ns) const {
                           end_ns) {
     --k_end;
   }
-  while (start_ns_ + static_cast<std::int64_t>(
-                         std::floor(static_cast<double>(k_end) * ns_per_request_)) < end_ns) {
+  while (start_ns_ +
+             static_cast<std::int64_t>(std::floor(static_cast<double>(k_end) * ns_per_request_)) <
+         end_ns) {
     ++k_end;
   }
   // Lane i owns k = i + j × lanes for k < k_end.

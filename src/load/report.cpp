@@ -74,12 +74,12 @@ std::string format_text(const LoadResult& r) {
     out.append("  target ").append(t.name).append(": ").append(t.url.tls ? "https://" : "http://");
     out.append(t.url.authority()).append(t.url.target).append("\n");
   }
-  std::snprintf(buf, sizeof buf,
-                "  %llu responses, %llu errors, %.1f req/s, %.2f MB read, %llu connections opened\n",
-                static_cast<unsigned long long>(s.requests),
-                static_cast<unsigned long long>(s.error_count()), r.throughput(),
-                static_cast<double>(s.bytes_read) / 1e6,
-                static_cast<unsigned long long>(s.connects));
+  std::snprintf(
+      buf, sizeof buf,
+      "  %llu responses, %llu errors, %.1f req/s, %.2f MB read, %llu connections opened\n",
+      static_cast<unsigned long long>(s.requests), static_cast<unsigned long long>(s.error_count()),
+      r.throughput(), static_cast<double>(s.bytes_read) / 1e6,
+      static_cast<unsigned long long>(s.connects));
   out.append(buf);
   if (s.latency.count() > 0) {
     std::snprintf(buf, sizeof buf, "  latency%s: min %s  mean %s\n",
@@ -146,7 +146,8 @@ std::string format_json(const LoadResult& r) {
   for (const auto& t : r.targets) {
     targets.emplace_back(boost::json::object{
         {"name", t.name},
-        {"url", std::string(t.url.tls ? "https://" : "http://") + t.url.authority() + t.url.target}});
+        {"url",
+         std::string(t.url.tls ? "https://" : "http://") + t.url.authority() + t.url.target}});
   }
   o["targets"] = std::move(targets);
   o["sent"] = s.sent;
@@ -160,7 +161,8 @@ std::string format_json(const LoadResult& r) {
   o["service_time_ns"] = latency_json(s.service_time);
   boost::json::object status;
   for (std::size_t code = 0; code < s.status.size(); ++code) {
-    if (s.status[code] > 0) status[code == 0 ? std::string("other") : std::to_string(code)] = s.status[code];
+    if (s.status[code] > 0)
+      status[code == 0 ? std::string("other") : std::to_string(code)] = s.status[code];
   }
   o["status"] = std::move(status);
   boost::json::object errors;

@@ -95,7 +95,8 @@ ResponseParser::Result ResponseParser::parse_head(const char* data, std::size_t 
     if (colon == std::string_view::npos || colon == 0) return fail("bad header line");
     const std::string_view name = line.substr(0, colon);
     std::string_view value = line.substr(colon + 1);
-    while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+    while (!value.empty() && (value.front() == ' ' || value.front() == '\t'))
+      value.remove_prefix(1);
     while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
 
     if (iequals(name, "content-length")) {

@@ -30,8 +30,8 @@ using error_code = boost::system::error_code;
 using TlsStream = ssl::stream<Socket>;
 
 constexpr std::size_t kReadBufferSize = 16 * 1024;
-constexpr std::int64_t kTickNs = 50'000'000;          // deadline sweep
-constexpr std::int64_t kPublishNs = 1'000'000'000;    // progress snapshot
+constexpr std::int64_t kTickNs = 50'000'000;            // deadline sweep
+constexpr std::int64_t kPublishNs = 1'000'000'000;      // progress snapshot
 constexpr std::int64_t kConnectBackoffNs = 10'000'000;  // after a failed connect
 constexpr std::int64_t kNever = std::numeric_limits<std::int64_t>::max();
 
@@ -97,10 +97,10 @@ struct Conn {
   std::unique_ptr<char[]> buf = std::make_unique<char[]>(kReadBufferSize);
   std::size_t begin = 0;  // unparsed bytes are buf[begin, end)
   std::size_t end = 0;
-  std::uint64_t served = 0;        // responses on the current connection
-  std::int64_t deadline = 0;       // 0 = none; else the sweep closes the socket after it
+  std::uint64_t served = 0;   // responses on the current connection
+  std::int64_t deadline = 0;  // 0 = none; else the sweep closes the socket after it
   bool timed_out = false;
-  std::size_t target_stats = 0;    // index into Stats::targets (group mode)
+  std::size_t target_stats = 0;  // index into Stats::targets (group mode)
 
   bool connected() const { return plain.has_value() || tls.has_value(); }
   Socket& lowest() { return tls ? tls->next_layer() : *plain; }
@@ -242,7 +242,8 @@ Task<std::optional<ErrorKind>> exchange(Conn& c, Stream& s, const TargetRuntime&
     auto [ec, n] = co_await asio::async_write(
         s, asio::buffer(target.request.data(), target.request.size()), kUseTuple);
     (void)n;
-    if (ec) co_return c.timed_out ? ErrorKind::timeout : (reused ? ErrorKind::closed : ErrorKind::write);
+    if (ec)
+      co_return c.timed_out ? ErrorKind::timeout : (reused ? ErrorKind::closed : ErrorKind::write);
   }
   c.parser.reset(target.head_request);
   std::uint64_t got = 0;
@@ -372,7 +373,7 @@ Task<void> conn_loop(Conn* cp) {
       TargetStats& ts = st.targets[index];
       ts.requests++;
       ts.status_classes[(status >= 100 && status < 600) ? static_cast<std::size_t>(status / 100)
-                                                         : 0]++;
+                                                        : 0]++;
       ts.latency.record(latency);
     }
   }
@@ -394,8 +395,8 @@ Task<void> ticker(Thread* tp) {
     timer.expires_at(to_time_point(wake));
     co_await timer.async_wait(kUseTuple);
     now = now_ns();
-    if (!t.ending && (sh.stop.load(std::memory_order_relaxed) ||
-                      (!sh.options.open_loop() && now >= sh.end))) {
+    if (!t.ending &&
+        (sh.stop.load(std::memory_order_relaxed) || (!sh.options.open_loop() && now >= sh.end))) {
       t.end_run();
     }
     for (auto& c : t.conns) {
@@ -528,10 +529,10 @@ LoadResult LoadRunner::run(const std::function<void(const Progress&)>& on_progre
     const int mine = connections / threads + (i < connections % threads ? 1 : 0);
     if (o.requests > 0) {
       t.limited = true;
-      t.budget = o.requests / static_cast<std::uint64_t>(threads) +
-                 (static_cast<std::uint64_t>(i) < o.requests % static_cast<std::uint64_t>(threads)
-                      ? 1
-                      : 0);
+      t.budget =
+          o.requests / static_cast<std::uint64_t>(threads) +
+          (static_cast<std::uint64_t>(i) < o.requests % static_cast<std::uint64_t>(threads) ? 1
+                                                                                            : 0);
     }
     const bool per_target = n_targets > 1;
     t.per_target = per_target;

@@ -242,7 +242,8 @@ struct OriginServer::Impl {
   explicit Impl(OriginOptions o) : options(std::move(o)) {}
 
   void pause_for(std::chrono::milliseconds d) {
-    paused_until.store(steady_ns() + std::chrono::duration_cast<std::chrono::nanoseconds>(d).count());
+    paused_until.store(steady_ns() +
+                       std::chrono::duration_cast<std::chrono::nanoseconds>(d).count());
   }
 
   OriginOptions options;

@@ -19,8 +19,7 @@ using load::LoadTarget;
 
 constexpr std::uint64_t kMs = 1'000'000;  // ns
 
-LoadTarget target_for(std::uint16_t port, const std::string& path = "/",
-                      std::string name = "") {
+LoadTarget target_for(std::uint16_t port, const std::string& path = "/", std::string name = "") {
   LoadTarget t;
   t.url.host = "127.0.0.1";
   t.url.port = port;

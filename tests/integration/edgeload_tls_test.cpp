@@ -88,15 +88,15 @@ class TlsServer {
     static constexpr std::string_view kClose =
         "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok";
     for (;;) {
-      auto [ec, n] =
-          co_await asio::async_read_until(*stream, asio::dynamic_buffer(*buffer), "\r\n\r\n", kUseTuple);
+      auto [ec, n] = co_await asio::async_read_until(*stream, asio::dynamic_buffer(*buffer),
+                                                     "\r\n\r\n", kUseTuple);
       if (ec) co_return;
       const bool close = buffer->substr(0, n).find("Connection: close") != std::string::npos;
       buffer->erase(0, n);
       self->requests_++;
       const std::string_view reply = close ? kClose : kOk;
-      auto [wec, w] = co_await asio::async_write(*stream, asio::buffer(reply.data(), reply.size()),
-                                                 kUseTuple);
+      auto [wec, w] =
+          co_await asio::async_write(*stream, asio::buffer(reply.data(), reply.size()), kUseTuple);
       (void)w;
       if (wec || close) {
         co_await stream->async_shutdown(kUseTuple);

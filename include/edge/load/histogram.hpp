@@ -20,8 +20,8 @@ namespace edge::load {
 class Histogram {
  public:
   static constexpr unsigned kSubBucketBits = 7;  // 128 sub-buckets per power of two
-  static constexpr std::size_t kBucketCount = (64 - kSubBucketBits - 1) * (1u << kSubBucketBits) +
-                                              (2u << kSubBucketBits);  // 7,424
+  static constexpr std::size_t kBucketCount =
+      (64 - kSubBucketBits - 1) * (1u << kSubBucketBits) + (2u << kSubBucketBits);  // 7,424
   /// Upper bound of the relative error of a reported percentile.
   static constexpr double kMaxRelativeError = 1.0 / (1u << kSubBucketBits);
 

@@ -42,8 +42,8 @@ struct LoadOptions {
   int threads = 0;       // 0 = min(hardware threads, connections)
   double rate = 0;       // requests/s for the whole run; 0 = closed loop
   std::chrono::milliseconds duration{10'000};  // 0 = until `requests` are done
-  std::chrono::milliseconds warmup{0};  // run, but not measured, before `duration`
-  std::chrono::milliseconds timeout{10'000};  // per request (connect to last byte)
+  std::chrono::milliseconds warmup{0};         // run, but not measured, before `duration`
+  std::chrono::milliseconds timeout{10'000};   // per request (connect to last byte)
   std::uint64_t requests = 0;  // closed loop: stop after this many measured requests (0 = none)
 
   bool keep_alive = true;   // false: `Connection: close`, one connection per request
@@ -51,7 +51,7 @@ struct LoadOptions {
 
   std::string method = "GET";
   std::vector<std::pair<std::string, std::string>> headers;  // -H "Name: value"
-  std::string body;       // --body
+  std::string body;                                          // --body
   std::string body_file;  // --body-file (read by the caller into `body`)
 
   std::string target_header;  // --target-header: per-target breakdown by this response header
@@ -77,7 +77,6 @@ std::string load_usage_text(std::string_view program);
 /// The targets `options` names: the URL, or each target of `--target-group` in
 /// `--config` (loaded with the edged config loader; `--path` is the request target,
 /// the group's protocol decides HTTPS). False with a reason in `error`.
-bool resolve_targets(const LoadOptions& options, std::vector<LoadTarget>& out,
-                     std::string& error);
+bool resolve_targets(const LoadOptions& options, std::vector<LoadTarget>& out, std::string& error);
 
 }  // namespace edge::load

@@ -20,8 +20,7 @@ namespace edge::load {
 class RateSchedule {
  public:
   /// `rate`: requests per second for the whole run (> 0); `start_ns`: time of k = 0.
-  RateSchedule(double rate, std::int64_t start_ns, std::uint32_t lane = 0,
-               std::uint32_t lanes = 1);
+  RateSchedule(double rate, std::int64_t start_ns, std::uint32_t lane = 0, std::uint32_t lanes = 1);
 
   /// Intended time of this lane's j-th request (j counts from 0).
   std::int64_t intended(std::uint64_t j) const;

@@ -52,8 +52,16 @@ class ResponseParser {
   const char* error_reason() const { return error_; }
 
  private:
-  enum class State : std::uint8_t { head, body_length, body_close, chunk_size, chunk_data,
-                                    chunk_crlf, trailers, done };
+  enum class State : std::uint8_t {
+    head,
+    body_length,
+    body_close,
+    chunk_size,
+    chunk_data,
+    chunk_crlf,
+    trailers,
+    done
+  };
   Result parse_head(const char* data, std::size_t size);
   Result fail(const char* why) {
     error_ = why;

@@ -35,7 +35,7 @@ namespace edge::load {
 
 /// One progress sample, once a second.
 struct Progress {
-  double elapsed_s = 0;        // since the start of the run (warm-up included)
+  double elapsed_s = 0;  // since the start of the run (warm-up included)
   bool warming_up = false;
   std::uint64_t responses = 0;  // complete responses so far (warm-up included)
   double rate = 0;              // responses/s over the last interval

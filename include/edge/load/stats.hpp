@@ -30,8 +30,8 @@ const char* to_string(ErrorKind kind);
 /// Per target (one per target of a group, or per value of --target-header).
 struct TargetStats {
   std::string name;
-  std::uint64_t requests = 0;  // complete responses
-  std::uint64_t errors = 0;    // failed requests (any ErrorKind)
+  std::uint64_t requests = 0;                     // complete responses
+  std::uint64_t errors = 0;                       // failed requests (any ErrorKind)
   std::array<std::uint64_t, 6> status_classes{};  // [1] = 1xx ... [5] = 5xx, [0] = other
   Histogram latency;
 

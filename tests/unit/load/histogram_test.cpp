@@ -92,8 +92,8 @@ TEST(LoadHistogramTest, PercentilesOnKnownData) {
 
   // 990 fast samples and 10 slow ones: p99 is fast, p99.9 sees the slow tail.
   Histogram tail;
-  tail.record_n(1'000'000, 990);      // 1 ms
-  tail.record_n(1'000'000'000, 10);   // 1 s
+  tail.record_n(1'000'000, 990);     // 1 ms
+  tail.record_n(1'000'000'000, 10);  // 1 s
   EXPECT_NEAR(static_cast<double>(tail.percentile(99)), 1e6, 1e6 * Histogram::kMaxRelativeError);
   EXPECT_NEAR(static_cast<double>(tail.percentile(99.1)), 1e9, 1e9 * Histogram::kMaxRelativeError);
   EXPECT_EQ(tail.max(), 1'000'000'000u);

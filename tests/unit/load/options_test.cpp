@@ -27,10 +27,31 @@ TEST(LoadOptionsTest, Defaults) {
 }
 
 TEST(LoadOptionsTest, EveryOption) {
-  const auto cli = parse({"-c", "8", "--rate=2500", "-t", "2", "-d", "30s", "--warmup", "2s",
-                          "--timeout=500ms", "--no-keepalive", "--verify", "-m", "POST", "-H",
-                          "X-A: 1", "--header", "X-B:two", "--body", "hi", "--target-header",
-                          "X-Served-By", "--json", "-q", "https://example.test/x?y=1"});
+  const auto cli = parse({"-c",
+                          "8",
+                          "--rate=2500",
+                          "-t",
+                          "2",
+                          "-d",
+                          "30s",
+                          "--warmup",
+                          "2s",
+                          "--timeout=500ms",
+                          "--no-keepalive",
+                          "--verify",
+                          "-m",
+                          "POST",
+                          "-H",
+                          "X-A: 1",
+                          "--header",
+                          "X-B:two",
+                          "--body",
+                          "hi",
+                          "--target-header",
+                          "X-Served-By",
+                          "--json",
+                          "-q",
+                          "https://example.test/x?y=1"});
   ASSERT_TRUE(cli.ok()) << cli.error;
   const LoadOptions& o = cli.options;
   EXPECT_EQ(o.connections, 8);
@@ -64,8 +85,8 @@ TEST(LoadOptionsTest, RequestsAloneRunUntilDone) {
 }
 
 TEST(LoadOptionsTest, Errors) {
-  EXPECT_FALSE(parse({}).ok());                                        // no URL
-  EXPECT_FALSE(parse({"http://a/", "http://b/"}).ok());                // two URLs
+  EXPECT_FALSE(parse({}).ok());                          // no URL
+  EXPECT_FALSE(parse({"http://a/", "http://b/"}).ok());  // two URLs
   EXPECT_FALSE(parse({"--connections", "0", "http://a/"}).ok());
   EXPECT_FALSE(parse({"--rate", "-5", "http://a/"}).ok());
   EXPECT_FALSE(parse({"--duration", "soon", "http://a/"}).ok());

@@ -32,7 +32,7 @@ TEST(RateScheduleTest, FractionalRate) {
 TEST(RateScheduleTest, TakeAndDueWithInjectedTime) {
   RateSchedule s(100, 0);  // every 10 ms
   EXPECT_EQ(s.due(-1), 0u);
-  EXPECT_EQ(s.due(0), 1u);          // slot 0 is due at t = 0
+  EXPECT_EQ(s.due(0), 1u);           // slot 0 is due at t = 0
   EXPECT_EQ(s.due(25'000'000), 3u);  // slots 0, 10, 20 ms
   EXPECT_EQ(s.take(), 0);
   EXPECT_EQ(s.take(), 10'000'000);
