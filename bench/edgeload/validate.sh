@@ -58,7 +58,7 @@ tmp="$(mktemp -d "${TMPDIR:-/tmp}/edgeload-validate.XXXXXX")"
 origin_pid=""
 cleanup() {
   [[ -n "$origin_pid" ]] && kill "$origin_pid" 2>/dev/null && wait "$origin_pid" 2>/dev/null
-  [[ "${KEEP_TMP:-0}" == 1 ]] && log "kept $tmp" || rm -rf "$tmp"
+  if [[ "${KEEP_TMP:-0}" == 1 ]]; then log "kept $tmp"; else rm -rf "$tmp"; fi
 }
 trap cleanup EXIT
 
@@ -138,7 +138,7 @@ stall_at "$half" &
 stall_pid=$!
 wrk -t"$threads" -c"$connections" -d"$stall_duration" --latency "$url" >"$tmp/wrk-stall.txt" 2>&1
 wait "$stall_pid"
-read -r sreq srps sp50 sp99 smax < <(parse_wrk "$tmp/wrk-stall.txt")
+read -r sreq _ sp50 sp99 smax < <(parse_wrk "$tmp/wrk-stall.txt")
 log "stall: edgeload open loop at $stall_rate req/s"
 stall_at "$half" &
 stall_pid=$!
