@@ -101,7 +101,8 @@ std::string usage_text(std::string_view program) {
       "Sizes: 512, 64KiB, 4MiB, 1GiB (KB/MB/GB are powers of 1000).\n"
       "\n"
       "Paths: /health (GET; POST /health/fail, /health/ok flip it), /echo..., /delay/<ms>,\n"
-      "/status/<code>, /bytes/<n>, /chunked/<n>, /close, /reset, /garbage, /hang.\n"
+      "/status/<code>, /bytes/<n>, /chunked/<n>, /close, /reset, /garbage, /hang,\n"
+      "POST /pause/<ms> (hold every response for <ms>: a stalled instance).\n"
       "Query overrides on any path: status=, delay=<ms>, bytes=, chunked=0|1,\n"
       "close=1|silent, header=Name:Value.\n");
   return out;

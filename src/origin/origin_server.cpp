@@ -143,6 +143,12 @@ bool is_parse_error(const error_code& ec) {
          !is_benign(ec) && ec != http::error::need_buffer;
 }
 
+std::int64_t steady_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
 // ---- per-connection state ------------------------------------------------------------
 
 /// Everything a session needs that outlives one await, kept on the heap so the
@@ -235,6 +241,11 @@ struct Plan {
 struct OriginServer::Impl {
   explicit Impl(OriginOptions o) : options(std::move(o)) {}
 
+  void pause_for(std::chrono::milliseconds d) {
+    paused_until.store(steady_ns() +
+                       std::chrono::duration_cast<std::chrono::nanoseconds>(d).count());
+  }
+
   OriginOptions options;
   std::string id;
   std::atomic<std::uint16_t> port{0};
@@ -247,6 +258,8 @@ struct OriginServer::Impl {
   bool stopped = false;
 
   std::atomic<bool> healthy{true};
+  /// steady_clock nanoseconds until which responses are held (pause_for, /pause/<ms>).
+  std::atomic<std::int64_t> paused_until{0};
   std::atomic<std::uint64_t> total_requests{0};
   std::atomic<std::uint64_t> total_connections{0};
   std::atomic<std::uint64_t> open_connections{0};
@@ -628,6 +641,18 @@ Plan make_plan(Impl& impl, Connection& conn, const Parser::value_type& req, std:
   }
 
   std::uint64_t n = 0;
+  if (path.starts_with("/pause/")) {
+    plan.faults = false;
+    if (req.method() != http::verb::post) {
+      set_text(conn, plan, 405, "method not allowed\n");
+    } else if (number_after(path, "/pause/", n) && n <= 3'600'000) {
+      impl.pause_for(std::chrono::milliseconds(n));
+      set_text(conn, plan, 200, "paused\n");
+    } else {
+      set_text(conn, plan, 400, "bad pause\n");
+    }
+    return plan;
+  }
   if (o.echo || path.starts_with("/echo")) {
     plan.action = Action::echo;
     plan.chunked = false;
@@ -679,6 +704,8 @@ Plan make_plan(Impl& impl, Connection& conn, const Parser::value_type& req, std:
 void apply_faults(const Impl& impl, Worker& worker, Connection& conn, Plan& plan,
                   std::chrono::microseconds& delay) {
   const OriginOptions& o = impl.options;
+  const std::int64_t held = impl.paused_until.load(std::memory_order_relaxed) - steady_ns();
+  if (held > 0) delay += std::chrono::microseconds((held + 999) / 1000);
   switch (o.latency.kind) {
     case Latency::Kind::none:
       break;
@@ -1037,6 +1064,7 @@ std::string OriginServer::id() const { return impl_->id; }
 const OriginOptions& OriginServer::options() const { return impl_->options; }
 
 void OriginServer::set_healthy(bool healthy) { impl_->healthy.store(healthy); }
+void OriginServer::pause_for(std::chrono::milliseconds duration) { impl_->pause_for(duration); }
 bool OriginServer::healthy() const { return impl_->healthy.load(); }
 
 std::uint64_t OriginServer::total_requests() const { return impl_->total_requests.load(); }

@@ -17,6 +17,8 @@
 ///   /garbage                     an invalid HTTP response, then close
 ///   /hang                        read the request, never answer; the connection
 ///                                stays open until the client closes or stop()
+///   POST /pause/<ms>             stall: every response (health endpoints and this
+///                                path excepted) is held until <ms> from now
 ///   anything else                the default body (`body_size`, `chunked`)
 /// Query parameters override per request on any path: `status=<code>`,
 /// `delay=<ms>`, `bytes=<n>`, `chunked=0|1`, `close=1` (announced) or
@@ -84,6 +86,11 @@ class OriginServer {
   // ---- health ----------------------------------------------------------------
   void set_healthy(bool healthy);
   bool healthy() const;
+
+  /// Stalls the server: responses to requests (health endpoints excepted) are held
+  /// until `duration` from now, as a stuck app instance would (same as POST
+  /// /pause/<ms>). Requests keep being read meanwhile.
+  void pause_for(std::chrono::milliseconds duration);
 
   // ---- counters (atomics, any thread) -----------------------------------------
   /// Requests whose head was read (counted before the response is produced).
