@@ -1,26 +1,12 @@
 #include "edge/cache/cache_control.hpp"
+#include "edge/core/text.hpp"
 
 #include <limits>
 
 namespace edge::cache {
 namespace {
 
-std::string_view trim(std::string_view v) {
-  while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
-  while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
-  return v;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x + 32);
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y + 32);
-    if (x != y) return false;
-  }
-  return true;
-}
+constexpr auto trim = trim_ows;
 
 /// delta-seconds (RFC 9111 1.2.2): digits; values too large saturate at 2^31
 /// as the RFC recommends. nullopt for anything that is not digits.

@@ -1,4 +1,5 @@
 #include "edge/cache/cache_policy.hpp"
+#include "edge/core/text.hpp"
 
 #include <algorithm>
 #include <charconv>
@@ -10,29 +11,8 @@ namespace {
 
 using namespace std::chrono_literals;
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
-  return out;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x + 32);
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y + 32);
-    if (x != y) return false;
-  }
-  return true;
-}
-
-std::string_view trim(std::string_view v) {
-  while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
-  while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
-  return v;
-}
+constexpr auto trim = trim_ows;
+constexpr auto lower = to_lower;
 
 bool selected(const config::KeySelector& sel, std::string_view name) {
   using Mode = config::KeySelector::Mode;

@@ -1,4 +1,5 @@
 #include "edge/cache/http_date.hpp"
+#include "edge/core/text.hpp"
 
 #include <array>
 #include <cstdio>
@@ -65,11 +66,7 @@ std::optional<UnixSeconds> make(int year, int month, int day, int h, int m, int 
          h * 3600 + m * 60 + std::min(s, 59);
 }
 
-std::string_view trim(std::string_view v) {
-  while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
-  while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
-  return v;
-}
+constexpr auto trim = trim_ows;
 
 }  // namespace
 

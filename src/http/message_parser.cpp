@@ -1,4 +1,5 @@
 #include "edge/http/message_parser.hpp"
+#include "edge/core/text.hpp"
 
 #include <algorithm>
 #include <cstring>
@@ -8,17 +9,6 @@
 namespace edge::http {
 
 namespace {
-
-bool iequals_ascii(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    unsigned char x = static_cast<unsigned char>(a[i]), y = static_cast<unsigned char>(b[i]);
-    if (static_cast<unsigned>(x - 'A') < 26U) x = static_cast<unsigned char>(x | 0x20);
-    if (static_cast<unsigned>(y - 'A') < 26U) y = static_cast<unsigned char>(y | 0x20);
-    if (x != y) return false;
-  }
-  return true;
-}
 
 std::string_view sv(boost::core::string_view s) { return {s.data(), s.size()}; }
 
@@ -35,7 +25,7 @@ template <bool isRequest>
 typename MessageParser<isRequest>::const_iterator MessageParser<isRequest>::find(
     std::string_view name) const {
   for (auto it = begin(), e = end(); it != e; ++it)
-    if (iequals_ascii(it->name_string(), name)) return it;
+    if (iequals(it->name_string(), name)) return it;
   return end();
 }
 

@@ -1,5 +1,7 @@
 #include "edge/http/request_validator.hpp"
 
+#include "edge/core/text.hpp"
+
 #include <algorithm>
 #include <array>
 
@@ -18,17 +20,6 @@ constexpr auto kTchar = make_tchar();
 
 bool is_tchar(char c) { return kTchar[static_cast<unsigned char>(c)]; }
 
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return (x | 0x20) == (y | 0x20);
-         });
-}
-
-std::string_view trim_ows(std::string_view v) {
-  while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
-  while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
-  return v;
-}
 
 struct Acc {
   HeadVerdict v;

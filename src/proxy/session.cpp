@@ -37,6 +37,7 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/status.hpp>
 
+#include "edge/core/text.hpp"
 #include "edge/http/hop_by_hop.hpp"
 #include "edge/http/message_parser.hpp"
 #include "edge/http/request_validator.hpp"
@@ -66,16 +67,6 @@ constexpr std::string_view kCrlf = "\r\n";
 constexpr std::size_t kMinRead = 4096;
 constexpr std::size_t kUpstreamBuffer = 16 * 1024;
 
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x + 32);
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y + 32);
-    if (x != y) return false;
-  }
-  return true;
-}
 
 bool is_idempotent(bhttp::verb v) {
   switch (v) {
@@ -162,10 +153,7 @@ void append_field(Out& out, std::string_view name, std::string_view value) {
 /// x-amzn-tls-* and x-amzn-mtls-* fields describe the client's TLS session; only
 /// the edge may set them.
 bool is_tls_info_field(std::string_view n) {
-  auto starts = [&](std::string_view prefix) {
-    return n.size() > prefix.size() && iequals(n.substr(0, prefix.size()), prefix);
-  };
-  return starts("x-amzn-tls-") || starts("x-amzn-mtls-");
+  return istarts_with(n, "x-amzn-tls-") || istarts_with(n, "x-amzn-mtls-");
 }
 
 bool removed_by(const HeaderEdits& e, std::string_view name) {

@@ -1,4 +1,5 @@
 #include "edge/tls/server_context.hpp"
+#include "edge/core/text.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -21,12 +22,7 @@
 namespace edge::tls {
 namespace {
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
-  return out;
-}
+constexpr auto lower = to_lower;
 
 /// The OpenSSL error queue as text (and cleared).
 std::string openssl_errors() {
@@ -208,16 +204,7 @@ Certificate::~Certificate() {
 // ------------------------------------------------------------------- selection
 
 bool name_matches(std::string_view pattern, std::string_view host) {
-  auto ieq = [](std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i) {
-      char x = a[i], y = b[i];
-      if (x >= 'A' && x <= 'Z') x = static_cast<char>(x + 32);
-      if (y >= 'A' && y <= 'Z') y = static_cast<char>(y + 32);
-      if (x != y) return false;
-    }
-    return true;
-  };
+  constexpr auto ieq = iequals;
   if (!host.empty() && host.back() == '.') host.remove_suffix(1);
   if (pattern.starts_with("*.")) {
     auto dot = host.find('.');
