@@ -1,4 +1,5 @@
 #include "edge/load/response_parser.hpp"
+#include "edge/core/text.hpp"
 
 #include <algorithm>
 #include <cstring>
@@ -6,15 +7,6 @@
 namespace edge::load {
 namespace {
 
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (lower(a[i]) != lower(b[i])) return false;
-  }
-  return true;
-}
 
 /// Whether the comma-separated list `value` holds `token` (case-insensitive).
 bool has_token(std::string_view value, std::string_view token) {
@@ -191,7 +183,7 @@ ResponseParser::Result ResponseParser::parse(const char* data, std::size_t size)
         int digits = 0;
         const char* q = cur;
         for (; q < le; ++q) {
-          const char c = lower(*q);
+          const char c = ascii_lower(*q);
           int d;
           if (c >= '0' && c <= '9') {
             d = c - '0';
