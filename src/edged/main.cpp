@@ -130,8 +130,16 @@ int main(int argc, char** argv) {
         break;
       }
       if (sig == SIGHUP) {
-        std::fprintf(stderr, "edged: SIGHUP: configuration reload is not supported by this "
-                             "version; restart to apply changes\n");
+        // Certificates (and trust stores) are read again; the rest of the
+        // configuration needs a restart in this version.
+        try {
+          gateway.reload_certificates();
+          std::fprintf(stderr, "edged: SIGHUP: certificates reloaded (other settings need a "
+                               "restart)\n");
+        } catch (const std::exception& e) {
+          std::fprintf(stderr, "edged: SIGHUP: certificates NOT reloaded, still serving the "
+                               "previous ones: %s\n", e.what());
+        }
       }
       // SIGUSR1: no log file to reopen in this version.
     }

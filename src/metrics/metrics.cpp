@@ -269,10 +269,10 @@ class ShardCollector final : public prometheus::Collectable {
         f.metric.push_back(counter(t.tls_errors[i], {label("reason", kTlsErrorNames[i])}));
       out.push_back(std::move(f));
     }
-    if (!metrics_.certificates().empty()) {
+    if (const auto certs = metrics_.certificates(); !certs.empty()) {
       MetricFamily f = family("edged_tls_certificate_expiry_timestamp_seconds",
                               "When each served certificate expires (Unix time).", MetricType::Gauge);
-      for (const auto& c : metrics_.certificates()) {
+      for (const auto& c : certs) {
         ClientMetric m;
         m.label = {label("listener", c.listener), label("certificate", c.certificate)};
         m.gauge.value = static_cast<double>(c.not_after);

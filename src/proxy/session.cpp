@@ -263,8 +263,10 @@ class Session {
     }
     ctx_.listener = listener_.config->name;
     ctx_.request = &head_;
-    if (!listener_.tls.empty())
-      tls_ = std::make_unique<TlsStream>(sock_, listener_.tls[w_.index()]->asio());
+    if (auto& ctx = w_.tls_context(listener_.index)) {
+      tls_ctx_ = ctx;
+      tls_ = std::make_unique<TlsStream>(sock_, tls_ctx_->asio());
+    }
     w_.add_session(this);
     auto& shard = w_.shard();
     shard.active_client_connections.add(1);
@@ -1439,7 +1441,8 @@ class Session {
   const server::ListenerRuntime& listener_;
   const config::Config& cfg_;
   Socket sock_;
-  std::unique_ptr<TlsStream> tls_;  // HTTPS listeners: wraps sock_
+  std::shared_ptr<tls::ServerContext> tls_ctx_;  // kept for the connection's life (reloads)
+  std::unique_ptr<TlsStream> tls_;                // HTTPS listeners: wraps sock_
   bool handshake_done_ = false;
   std::string tls_headers_;  // x-amzn-tls-* / X-Amzn-Mtls-Clientcert-* lines, set at handshake
   Deadline deadline_;

@@ -31,6 +31,8 @@ struct Gateway::Impl {
   bool started = false;
   bool stop_requested = false;
   std::thread drain_watch;
+  std::mutex reload_mu;
+  std::vector<std::shared_ptr<tls::TicketKeys>> ticket_keys;  // by listener (kept across reloads)
 
   void worker_done() {
     std::lock_guard lk(mu);
@@ -69,6 +71,7 @@ Gateway::Gateway(config::Config cfg, std::shared_ptr<proxy::ProxyHooks> hooks,
 
   std::vector<std::string> listener_names;
   std::vector<metrics::CertificateExpiry> certificates;
+  impl_->ticket_keys.resize(st.config.listeners.size());
   for (std::size_t i = 0; i < st.config.listeners.size(); ++i) {
     const auto& lc = st.config.listeners[i];
     ListenerRuntime lr;
@@ -76,7 +79,7 @@ Gateway::Gateway(config::Config cfg, std::shared_ptr<proxy::ProxyHooks> hooks,
       // Certificates are loaded and checked here: a bad one stops the start
       // with its file named. One context per worker (no SSL_CTX shared between
       // threads), certificates and ticket keys shared.
-      std::shared_ptr<tls::TicketKeys> keys;
+      auto& keys = impl_->ticket_keys[i];
       if (lc.tls.session_ticket_rotation.count() > 0)
         keys = std::make_shared<tls::TicketKeys>(
             std::chrono::duration_cast<std::chrono::seconds>(lc.tls.session_ticket_rotation),
@@ -146,6 +149,51 @@ void Gateway::start() {
 void Gateway::run_worker(unsigned i) {
   impl_->workers.at(i)->run();
   impl_->worker_done();
+}
+
+void Gateway::reload_certificates() {
+  auto& im = *impl_;
+  std::lock_guard reload_lock(im.reload_mu);
+  const auto& cfg = im.state.config;
+  const unsigned n = cfg.effective_workers();
+  std::vector<std::vector<std::shared_ptr<tls::ServerContext>>> fresh(cfg.listeners.size());
+  std::vector<metrics::CertificateExpiry> certificates;
+  for (std::size_t i = 0; i < cfg.listeners.size(); ++i) {
+    const auto& lc = cfg.listeners[i];
+    if (lc.protocol != config::Protocol::https) continue;
+    tls::ServerOptions opts;
+    try {
+      opts = tls::load_server_options(lc.tls, im.ticket_keys[i], lc.mutual_authentication);
+      for (unsigned w = 0; w < n; ++w) fresh[i].push_back(std::make_shared<tls::ServerContext>(opts));
+    } catch (const std::exception& e) {
+      throw std::runtime_error("listener '" + lc.name + "': " + e.what());
+    }
+    for (const auto& cert : opts.certificates)
+      certificates.push_back({lc.name, cert->path(), cert->not_after()});
+  }
+  // Everything loaded: swap in, worker by worker (each on its own thread), and
+  // return once every running worker has taken the new contexts.
+  struct Applied {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::size_t left = 0;
+  };
+  auto applied = std::make_shared<Applied>();
+  for (std::size_t w = 0; w < im.workers.size(); ++w) {
+    std::vector<std::shared_ptr<tls::ServerContext>> mine(fresh.size());
+    for (std::size_t i = 0; i < fresh.size(); ++i)
+      if (w < fresh[i].size()) mine[i] = fresh[i][w];
+    ++applied->left;
+    im.workers[w]->post([worker = im.workers[w].get(), mine = std::move(mine), applied]() mutable {
+      for (std::size_t i = 0; i < mine.size(); ++i)
+        if (mine[i]) worker->set_tls_context(i, std::move(mine[i]));
+      std::lock_guard lk(applied->mu);
+      if (--applied->left == 0) applied->cv.notify_all();
+    });
+  }
+  im.metrics->set_certificates(std::move(certificates));
+  std::unique_lock lk(applied->mu);
+  applied->cv.wait_for(lk, std::chrono::seconds(5), [&] { return applied->left == 0; });
 }
 
 void Gateway::drain(std::chrono::milliseconds deadline) {

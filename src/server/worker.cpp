@@ -33,7 +33,9 @@ Worker::Worker(unsigned index, const SharedState& state, metrics::WorkerShard& s
       rng_(0x9e3779b97f4a7c15ULL * (index + 1)) {
   for (const auto& g : state.groups)
     balancers_.push_back(upstream::make_balancer(g.group->config().algorithm, rng_()));
+  for (const auto& l : state.listeners) tls_.push_back(l.tls.empty() ? nullptr : l.tls[index]);
 }
+
 
 Worker::~Worker() {
   stopped_ = true;  // sessions destroyed below must not restart the shutdown

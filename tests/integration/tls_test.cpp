@@ -1,6 +1,7 @@
 // HTTPS listeners: a real gateway terminating TLS in front of real origins.
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <optional>
 #include <thread>
 
@@ -229,6 +230,40 @@ TEST_F(HttpsTest, MutualTlsVerifiesClientsAndTellsTargets) {
   }
   EXPECT_EQ(await_tls_errors(metrics::TlsError::client_certificate, 2), 2U);
   EXPECT_EQ(origin_requests(), 1U);
+}
+
+TEST_F(HttpsTest, ReloadSwapsCertificatesWithoutDroppingConnections) {
+  add_origin();
+  start(https_config());
+  TlsClient before;
+  ASSERT_EQ(before.connect(port_, "edge.test"), "");
+  EXPECT_EQ(before.peer_cn(), "edge.test");
+
+  // New files in place of the old ones, then the reload.
+  auto renewed = make_test_certificate(dir_, "renewed", {"renewed.edge.test", "edge.test"},
+                                       TestKey::ecdsa);
+  std::filesystem::copy_file(renewed.cert_path, rsa_.cert_path,
+                             std::filesystem::copy_options::overwrite_existing);
+  std::filesystem::copy_file(renewed.key_path, rsa_.key_path,
+                             std::filesystem::copy_options::overwrite_existing);
+  gateway_->reload_certificates();  // returns once every worker has the new contexts
+
+  // The open connection goes on; new ones, on whichever worker, get the new certificate.
+  auto [head, body] = before.exchange("GET / HTTP/1.1\r\nHost: edge.test\r\n\r\n");
+  EXPECT_EQ(head.substr(0, 12), "HTTP/1.1 200") << head;
+  for (int i = 0; i < 6; ++i) {
+    TlsClient after;
+    ASSERT_EQ(after.connect(port_, "edge.test"), "");
+    EXPECT_EQ(after.peer_cn(), "renewed.edge.test");
+  }
+
+  // A broken file: refused, and the current certificates keep serving.
+  { std::ofstream(rsa_.key_path, std::ios::trunc) << "garbage\n"; }
+  EXPECT_THROW(gateway_->reload_certificates(), std::runtime_error);
+  TlsClient still;
+  ASSERT_EQ(still.connect(port_, "edge.test"), "");
+  auto r = still.exchange("GET / HTTP/1.1\r\nHost: edge.test\r\n\r\n");
+  EXPECT_EQ(r.first.substr(0, 12), "HTTP/1.1 200");
 }
 
 TEST_F(HttpsTest, BadCertificateStopsTheStartWithItsFileNamed) {

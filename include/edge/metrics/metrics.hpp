@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <new>
 #include <string>
 #include <string_view>
@@ -212,9 +213,15 @@ class Metrics {
   const std::vector<std::string>& target_group_names() const { return target_group_names_; }
 
   /// Certificates served, for edged_tls_certificate_expiry_timestamp_seconds
-  /// (set once before serving; not for concurrent use with a scrape).
-  void set_certificates(std::vector<CertificateExpiry> certs) { certificates_ = std::move(certs); }
-  const std::vector<CertificateExpiry>& certificates() const { return certificates_; }
+  /// (replaced on a certificate reload, while scrapes may run).
+  void set_certificates(std::vector<CertificateExpiry> certs) {
+    std::lock_guard lock(certificates_mu_);
+    certificates_ = std::move(certs);
+  }
+  std::vector<CertificateExpiry> certificates() const {
+    std::lock_guard lock(certificates_mu_);
+    return certificates_;
+  }
 
   /// A prometheus-cpp Collectable summing all shards at collection time.
   std::shared_ptr<prometheus::Collectable> collectable();
@@ -225,6 +232,7 @@ class Metrics {
   std::vector<std::string> listener_names_;
   std::vector<std::string> target_group_names_;
   std::vector<std::unique_ptr<WorkerShard>> shards_;
+  mutable std::mutex certificates_mu_;
   std::vector<CertificateExpiry> certificates_;
   std::shared_ptr<prometheus::Collectable> collectable_;
 };

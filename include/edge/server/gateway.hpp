@@ -44,6 +44,11 @@ class Gateway {
   void drain(std::chrono::milliseconds deadline);
   /// Stops at once: every connection is closed.
   void stop();
+  /// Loads every HTTPS listener's certificates (and trust store) again from
+  /// their files. All or nothing: on any error nothing changes and
+  /// std::runtime_error says what is wrong; otherwise new connections use the
+  /// new certificates while open ones go on with the old. Thread-safe.
+  void reload_certificates();
   /// Blocks until every worker (and the admin listener) has stopped.
   void wait();
 

@@ -12,6 +12,8 @@
 #include <random>
 #include <vector>
 
+#include <boost/asio/post.hpp>
+
 #include "edge/core/buffer_pool.hpp"
 #include "edge/core/date_cache.hpp"
 #include "edge/core/deadline.hpp"
@@ -90,6 +92,18 @@ class Worker {
   upstream::UpstreamPool& pool() { return pool_; }
   BufferPool& relay_buffers() { return relay_buffers_; }
   upstream::Balancer& balancer(std::size_t group) { return *balancers_[group]; }
+  /// This worker's TLS context for listener `l` (null for HTTP listeners).
+  /// A connection keeps the one it started with; a reload replaces it for new ones.
+  const std::shared_ptr<tls::ServerContext>& tls_context(std::size_t l) const { return tls_[l]; }
+  /// Worker thread: new connections on listener `l` use `ctx` from now on.
+  void set_tls_context(std::size_t l, std::shared_ptr<tls::ServerContext> ctx) {
+    tls_[l] = std::move(ctx);
+  }
+  /// Thread-safe: runs `f` on this worker's thread.
+  template <class F>
+  void post(F&& f) {
+    asio::post(*ioc_, std::forward<F>(f));
+  }
   std::uint64_t random() { return rng_(); }
   bool draining() const { return draining_; }
   void add_session(proxy::Session* s);
@@ -114,6 +128,7 @@ class Worker {
   BufferPool relay_buffers_;
   std::vector<std::unique_ptr<upstream::Balancer>> balancers_;
   std::vector<std::unique_ptr<Acceptor>> acceptors_;
+  std::vector<std::shared_ptr<tls::ServerContext>> tls_;  // by listener
   std::unique_ptr<Timer> tick_;
   std::mt19937_64 rng_;
   std::vector<proxy::Session*> sessions_;
