@@ -690,6 +690,14 @@ class Reader {
     map(n, path,
         {{"name", [&](const Node& v, const std::string& p) { string(v, p, g.name); }, true},
          {"protocol", [&](const Node& v, const std::string& p) { protocol(v, p, g.protocol); }},
+         {"tls",
+          [&](const Node& v, const std::string& p) {
+            map(v, p,
+                {{"verify", [&](const Node& x, const std::string& xp) { boolean(x, xp, g.tls.verify); }},
+                 {"ca_file", [&](const Node& x, const std::string& xp) { string(x, xp, g.tls.ca_file); }},
+                 {"server_name",
+                  [&](const Node& x, const std::string& xp) { string(x, xp, g.tls.server_name); }}});
+          }},
          {"algorithm",
           [&](const Node& v, const std::string& p) {
             choice(v, p,

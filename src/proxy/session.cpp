@@ -45,6 +45,7 @@
 #include "edge/proxy/request_ctx.hpp"
 #include "edge/proxy/router.hpp"
 #include "edge/server/worker.hpp"
+#include "edge/tls/client_context.hpp"
 #include "edge/tls/server_context.hpp"
 #include "edge/upstream/target.hpp"
 
@@ -210,6 +211,15 @@ class ParserHead final : public RequestHead {
 };
 
 using TlsStream = asio::ssl::stream<Socket&>;
+
+/// The host part of a target id ("host:port", "[v6]:port").
+std::string host_of(std::string_view id) {
+  auto colon = id.rfind(':');
+  std::string_view host = colon == std::string_view::npos ? id : id.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
+  return std::string(host);
+}
 
 /// Why a client's TLS handshake failed, from the error it ended with.
 metrics::TlsError classify_tls_error(const beast::error_code& ec, bool timed_out) {
@@ -664,7 +674,7 @@ class Session {
       if (reused) {
         w_.shard().upstream_connections_reused.inc();
       } else {
-        EdgeError err = co_await acquire(*target, conn);
+        EdgeError err = co_await acquire(group, *target, conn);
         if (err != EdgeError::none) {
           last_error = err;
           tried.add(target->index);
@@ -728,7 +738,8 @@ class Session {
   }
 
   // --------------------------------------------------------------- acquire
-  Task<EdgeError> acquire(upstream::Target& target, upstream::UpstreamConnPtr& out) {
+  Task<EdgeError> acquire(const server::GroupRuntime& group, upstream::Target& target,
+                          upstream::UpstreamConnPtr& out) {
     auto conn = std::make_shared<upstream::UpstreamConn>(w_.executor(), kUpstreamBuffer);
     conn->target = &target;
     conn->deadline.attach(w_.deadlines(), &Session::on_upstream_deadline, conn.get());
@@ -741,6 +752,20 @@ class Session {
     }
     beast::error_code ignored;
     conn->socket.set_option(asio::ip::tcp::no_delay(true), ignored);
+    if (!group.tls.empty()) {
+      // HTTPS target group: TLS on the new connection, within the connect timeout.
+      auto& cc = *group.tls[w_.index()];
+      conn->tls = std::make_unique<TlsStream>(conn->socket, cc.asio());
+      if (!tls::prepare_client(conn->tls->native_handle(), cc, host_of(target.id)))
+        co_return EdgeError::target_tls_failed;
+      conn->deadline.arm(cfg_.timeouts.upstream_connect);
+      auto [hec] = co_await conn->tls->async_handshake(asio::ssl::stream_base::client, kUseTuple);
+      conn->deadline.disarm();
+      if (hec) {
+        co_return conn->deadline.fired() ? EdgeError::target_connect_timeout
+                                         : EdgeError::target_tls_failed;
+      }
+    }
     w_.shard().upstream_connections_opened.inc();
     out = std::move(conn);
     co_return EdgeError::none;
@@ -811,7 +836,7 @@ class Session {
     conn.deadline.arm(cfg_.timeouts.upstream_response);
     // The whole array (unused entries are empty): a fixed buffer-sequence type
     // keeps Asio's write operation small enough for its recycling allocator.
-    auto [ec, n] = co_await asio::async_write(conn.socket, bufs, kUseTuple);
+    auto [ec, n] = co_await upstream_write(conn, bufs);
     (void)n;
     if (ec) co_return Step::failed;
     request_body_sent_ = req_chunked_ ? chunk_pending_ : body_in_buffer_;
@@ -856,8 +881,7 @@ class Session {
       ctx_.received_bytes += n;
       w_.shard().bytes_received.inc(n);
       conn.deadline.arm(cfg_.timeouts.upstream_response);
-      auto [wec, wn] = co_await asio::async_write(conn.socket, asio::buffer(relay(), n),
-                                                  kUseTuple);
+      auto [wec, wn] = co_await upstream_write(conn, asio::buffer(relay(), n));
       (void)wn;
       if (wec) {
         keep_alive_ = false;
@@ -890,7 +914,7 @@ class Session {
         }
         if (request_body_done_) bufs[nb++] = asio::buffer(kLastChunk.data(), kLastChunk.size());
         conn.deadline.arm(cfg_.timeouts.upstream_response);
-        auto [wec, wn] = co_await asio::async_write(conn.socket, bufs, kUseTuple);
+        auto [wec, wn] = co_await upstream_write(conn, bufs);
         (void)wn;
         if (wec) {
           keep_alive_ = false;
@@ -1117,8 +1141,7 @@ class Session {
           co_return ResponseHead::bad;
         }
       }
-      auto [ec, n] = co_await conn.socket.async_read_some(
-          conn.buffer.prepare(read_size(conn.buffer)), kUseTuple);
+      auto [ec, n] = co_await upstream_read(conn, conn.buffer.prepare(read_size(conn.buffer)));
       if (ec) {
         conn.deadline.disarm();
         if (conn.deadline.fired()) co_return ResponseHead::timeout;
@@ -1253,7 +1276,7 @@ class Session {
       // and body go out in one gathered write (one syscall less per response).
       std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(rest, relay_cap_));
       conn.deadline.arm(cfg_.timeouts.upstream_response);
-      auto [ec, n] = co_await conn.socket.async_read_some(asio::buffer(relay(), want), kUseTuple);
+      auto [ec, n] = co_await upstream_read(conn, asio::buffer(relay(), want));
       conn.deadline.disarm();
       if (ec) co_return false;
       more = n;
@@ -1267,8 +1290,7 @@ class Session {
     while (remaining > 0) {
       std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(remaining, relay_cap_));
       conn.deadline.arm(cfg_.timeouts.upstream_response);
-      auto [ec, n] = co_await conn.socket.async_read_some(asio::buffer(relay(), want),
-                                                          kUseTuple);
+      auto [ec, n] = co_await upstream_read(conn, asio::buffer(relay(), want));
       conn.deadline.disarm();
       if (ec) co_return false;
       remaining -= n;
@@ -1326,8 +1348,7 @@ class Session {
       if (done) co_return conn.buffer.size() == 0;
       if (need_read) {
         conn.deadline.arm(cfg_.timeouts.upstream_response);
-        auto [ec, n] = co_await conn.socket.async_read_some(
-            conn.buffer.prepare(read_size(conn.buffer)), kUseTuple);
+        auto [ec, n] = co_await upstream_read(conn, conn.buffer.prepare(read_size(conn.buffer)));
         conn.deadline.disarm();
         if (ec == asio::error::eof && rp.need_eof()) {
           beast::error_code pec;
@@ -1385,6 +1406,19 @@ class Session {
     if (tls_) return asio::async_write(*tls_, bufs, kUseTuple);
     return asio::async_write(sock_, bufs, kUseTuple);
   }
+  /// Reads and writes on an upstream connection: through TLS for HTTPS groups.
+  static Task<std::tuple<beast::error_code, std::size_t>> upstream_read(upstream::UpstreamConn& c,
+                                                                       asio::mutable_buffer b) {
+    if (c.tls) return c.tls->async_read_some(b, kUseTuple);
+    return c.socket.async_read_some(b, kUseTuple);
+  }
+  template <class Buffers>
+  static Task<std::tuple<beast::error_code, std::size_t>> upstream_write(upstream::UpstreamConn& c,
+                                                                        const Buffers& bufs) {
+    if (c.tls) return asio::async_write(*c.tls, bufs, kUseTuple);
+    return asio::async_write(c.socket, bufs, kUseTuple);
+  }
+
   bool written(const std::tuple<beast::error_code, std::size_t>& r) {
     const auto& [ec, n] = r;
     deadline_.disarm();

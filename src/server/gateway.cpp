@@ -11,6 +11,7 @@
 #include "edge/proxy/router.hpp"
 #include "edge/server/admin_server.hpp"
 #include "edge/server/worker.hpp"
+#include "edge/tls/client_context.hpp"
 #include "edge/tls/server_context.hpp"
 #include "edge/upstream/target.hpp"
 
@@ -63,6 +64,14 @@ Gateway::Gateway(config::Config cfg, std::shared_ptr<proxy::ProxyHooks> hooks,
                                                       static_cast<std::uint32_t>(i));
     for (const auto& t : g.group->targets()) g.targets.push_back(t.get());
     g.slot_base = slot;
+    if (const auto& tc = st.config.target_groups[i]; tc.protocol == config::Protocol::https) {
+      try {
+        for (unsigned w = 0; w < st.config.effective_workers(); ++w)
+          g.tls.push_back(std::make_shared<tls::ClientContext>(tc.tls));
+      } catch (const std::exception& e) {
+        throw std::runtime_error("target group '" + tc.name + "': " + e.what());
+      }
+    }
     slot += g.targets.size();
     group_names.push_back(g.group->name());
     st.groups.push_back(std::move(g));

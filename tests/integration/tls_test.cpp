@@ -266,6 +266,57 @@ TEST_F(HttpsTest, ReloadSwapsCertificatesWithoutDroppingConnections) {
   EXPECT_EQ(r.first.substr(0, 12), "HTTP/1.1 200");
 }
 
+// TLS to targets: gateway A forwards to an HTTPS target group whose one target
+// is gateway B's HTTPS listener (in front of a plain origin).
+TEST_F(HttpsTest, HttpsTargetGroupsWithAndWithoutVerification) {
+  origin::OriginOptions o;
+  o.echo = true;
+  add_origin(o);
+  start(https_config());  // gateway B: the TLS "target"
+  const std::uint16_t tls_target = port_;
+
+  auto front_config = [&](bool verify, std::string server_name) {
+    auto c = base_config();
+    c.admin.enabled = false;
+    c.target_groups[0].protocol = config::Protocol::https;
+    c.target_groups[0].tls.verify = verify;
+    c.target_groups[0].tls.ca_file = rsa_.cert_path;  // B's self-signed certificate
+    c.target_groups[0].tls.server_name = std::move(server_name);
+    add_target(c, tls_target);
+    return c;
+  };
+  auto get = [](std::uint16_t port) {
+    Connection conn(port);
+    conn.send_raw("GET /echo HTTP/1.1\r\nHost: front.test\r\n\r\n");
+    return conn.read_response();
+  };
+  {
+    server::Gateway front(front_config(false, ""));  // ALB's default: no verification
+    front.start();
+    auto r = get(front.listener_port(0));
+    EXPECT_EQ(r.status, 200);
+    EXPECT_NE(r.body.find("[\"X-Forwarded-Proto\",\"https\"]"), std::string::npos) << r.body;
+    front.stop();
+    front.wait();
+  }
+  {
+    server::Gateway front(front_config(true, "edge.test"));  // verified, name matches
+    front.start();
+    EXPECT_EQ(get(front.listener_port(0)).status, 200);
+    front.stop();
+    front.wait();
+  }
+  {
+    server::Gateway front(front_config(true, "other.test"));  // verified, wrong name: 502
+    front.start();
+    auto r = get(front.listener_port(0));
+    EXPECT_EQ(r.status, 502);
+    EXPECT_EQ(edge_errors(front.metrics(), EdgeError::target_tls_failed), 1U);
+    front.stop();
+    front.wait();
+  }
+}
+
 TEST_F(HttpsTest, BadCertificateStopsTheStartWithItsFileNamed) {
   auto c = https_config();
   c.listeners[0].tls.certificates[1].key = rsa_.key_path;  // the wildcard cert with the wrong key

@@ -174,9 +174,18 @@ struct UpstreamKeepalive {
   std::uint64_t max_requests = 0;  // 0 = unlimited
 };
 
+/// TLS to the targets of an HTTPS target group. As ALB: no verification unless
+/// asked for.
+struct TargetTlsConfig {
+  bool verify = false;      // check the certificate chain and name
+  std::string ca_file;      // PEM bundle to verify against (empty: the system's)
+  std::string server_name;  // SNI and the name verified (empty: the target's host name)
+};
+
 struct TargetGroupConfig {
   std::string name;
   Protocol protocol = Protocol::http;
+  TargetTlsConfig tls;
   Algorithm algorithm = Algorithm::least_outstanding_requests;
   std::vector<TargetConfig> targets;
   HealthCheckConfig health_check;

@@ -23,6 +23,7 @@ enum class EdgeError : std::uint8_t {
   no_target,               // 503 no registered target
   target_timeout,          // 504 target too slow
   target_connect_timeout,  // 504 connect to target timed out
+  target_tls_failed,       // 502 TLS handshake with the target failed (HTTPS target groups)
   count_
 };
 
@@ -40,7 +41,8 @@ constexpr int status_of(EdgeError e) {
     case EdgeError::header_too_large: return 431;
     case EdgeError::target_connect_failed:
     case EdgeError::target_reset:
-    case EdgeError::target_bad_response: return 502;
+    case EdgeError::target_bad_response:
+    case EdgeError::target_tls_failed: return 502;
     case EdgeError::no_target: return 503;
     case EdgeError::target_timeout:
     case EdgeError::target_connect_timeout: return 504;
@@ -65,6 +67,7 @@ constexpr std::string_view reason_of(EdgeError e) {
     case EdgeError::no_target: return "no_target";
     case EdgeError::target_timeout: return "target_timeout";
     case EdgeError::target_connect_timeout: return "target_connect_timeout";
+    case EdgeError::target_tls_failed: return "target_tls_negotiation_failed";
     case EdgeError::count_: break;
   }
   return "unknown";

@@ -29,8 +29,9 @@ class Session;
 }  // namespace edge::proxy
 
 namespace edge::tls {
+class ClientContext;
 class ServerContext;
-}
+}  // namespace edge::tls
 
 namespace edge::server {
 
@@ -51,6 +52,8 @@ struct GroupRuntime {
   std::unique_ptr<upstream::TargetGroup> group;
   std::vector<upstream::Target*> targets;  // routable set, in config order
   std::size_t slot_base = 0;               // first pool slot of its targets
+  /// HTTPS groups: one TLS client context per worker (index = worker).
+  std::vector<std::shared_ptr<tls::ClientContext>> tls;
 };
 
 /// What all workers share: read-only after start.

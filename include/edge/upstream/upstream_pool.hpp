@@ -16,6 +16,7 @@
 #include <memory>
 #include <vector>
 
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 
 #include "edge/config/config.hpp"
@@ -33,6 +34,8 @@ struct UpstreamConn {
     buffer.reserve(buffer_bytes);
   }
   Socket socket;
+  /// HTTPS target groups: TLS over `socket` (declared after it: destroyed first).
+  std::unique_ptr<boost::asio::ssl::stream<Socket&>> tls;
   boost::beast::flat_buffer buffer;  // response bytes read ahead
   Deadline deadline;
   Target* target = nullptr;
