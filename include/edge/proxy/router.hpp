@@ -63,6 +63,8 @@ struct RouteAction {
 struct RouteResult {
   int priority = 0;                     // matched rule priority; 0 = default action
   const RouteAction* action = nullptr;  // owned by the Router, never null
+  std::uint32_t rule = 0;       // index of the matched rule (ascending priority); rule_count() = default
+  std::uint32_t evaluated = 0;  // rules whose conditions were evaluated
 };
 
 class Router {
@@ -84,6 +86,8 @@ class Router {
 
   const std::string& listener() const { return listener_; }
   std::size_t rule_count() const;
+  /// Priority of rule `i` in evaluation order (i < rule_count()).
+  int rule_priority(std::size_t i) const;
   const RouteAction& default_action() const { return actions_.back(); }
 
  private:

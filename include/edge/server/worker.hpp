@@ -26,6 +26,10 @@ class Router;
 class Session;
 }  // namespace edge::proxy
 
+namespace edge::log {
+class AccessLog;
+}
+
 namespace edge::server {
 
 /// A listener as the data plane sees it (shared, immutable while serving).
@@ -35,6 +39,7 @@ struct ListenerRuntime {
   std::uint16_t port = 0;  // bound port
   std::string port_text;   // for X-Forwarded-Port
   std::shared_ptr<const proxy::Router> router;
+  std::size_t rule_slot_base = 0;  // first of its WorkerShard::rule_requests slots
 };
 
 /// A target group as the data plane sees it (shared, immutable while serving).
@@ -52,6 +57,7 @@ struct SharedState {
   std::size_t pool_slots = 0;
   std::shared_ptr<proxy::ProxyHooks> hooks;
   metrics::Metrics* metrics = nullptr;
+  log::AccessLog* access_log = nullptr;  // nullptr: access_log.path is off
 };
 
 

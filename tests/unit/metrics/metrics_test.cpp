@@ -291,6 +291,16 @@ TEST(MetricsTest, EveryFamilyHasHelpAndType) {
       {"edged_upstream_retries_total", "counter"},
       {"edged_received_bytes_total", "counter"},
       {"edged_sent_bytes_total", "counter"},
+      {"edged_access_log_lines_total", "counter"},
+      {"edged_elb_responses_total", "counter"},
+      {"edged_fixed_responses_total", "counter"},
+      {"edged_redirects_total", "counter"},
+      {"edged_rejected_client_connections_total", "counter"},
+      {"edged_request_processing_time_seconds", "histogram"},
+      {"edged_rule_evaluations_total", "counter"},
+      {"edged_rule_requests_total", "counter"},
+      {"edged_target_connection_errors_total", "counter"},
+      {"edged_target_group_requests_total", "counter"},
   };
   EXPECT_EQ(e.type, expected);
   for (const auto& [name, type] : expected) {
