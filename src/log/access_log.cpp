@@ -317,10 +317,9 @@ void build_fields(const AccessRecord& r, Fields& f) {
     s.push_back(':');
     append_int(s, r.listener_port);
     std::string_view t = r.get_text(AccessRecord::kTarget);
-    if (!t.empty() && t.front() != '/') {  // absolute-form: keep its path part
-      auto scheme = t.find("://");
-      auto start = scheme == std::string_view::npos ? std::string_view::npos
-                                                    : t.find_first_of("/?", scheme + 3);
+    if (auto scheme = t.find("://"); !t.empty() && t.front() != '/' && scheme != t.npos) {
+      // absolute-form: keep its path part
+      auto start = t.find_first_of("/?", scheme + 3);
       t = start == std::string_view::npos ? std::string_view("/") : t.substr(start);
     }
     s.append(t);
@@ -502,7 +501,10 @@ AccessLog::~AccessLog() {
 }
 
 void AccessLog::reopen() {
-  reopen_.store(true, std::memory_order_relaxed);
+  {
+    std::lock_guard lk(mu_);
+    reopen_.store(true, std::memory_order_relaxed);
+  }
   cv_.notify_all();
 }
 
@@ -554,16 +556,17 @@ void AccessLog::run() {
   std::string buf;
   buf.reserve(80 * 1024);
   for (;;) {
-    if (reopen_.exchange(false, std::memory_order_relaxed)) {
-      sink_->reopen();
-      reopens_.fetch_add(1, std::memory_order_relaxed);
-    }
     std::uint64_t flush_gen;
     bool stopping;
     {
       std::lock_guard lk(mu_);
       flush_gen = flush_requested_;
       stopping = stop_;
+    }
+    // After reading flush_gen: reopen() then flush() guarantees the reopen.
+    if (reopen_.exchange(false, std::memory_order_acq_rel)) {
+      sink_->reopen();
+      reopens_.fetch_add(1, std::memory_order_relaxed);
     }
     // One pass drains every ring to empty: all that was published before
     // flush_gen was read is written when it returns.
