@@ -46,12 +46,14 @@ void fill_record(AccessRecord& r, const proxy::RequestCtx& ctx, const RequestLin
   using std::chrono::nanoseconds;
   const auto zero = proxy::RequestCtx::Clock::time_point{};
   r.time_us = duration_cast<microseconds>(now_wall.time_since_epoch()).count();
-  const auto total = ctx.start != zero && ctx.end >= ctx.start ? ctx.end - ctx.start
-                                                               : proxy::RequestCtx::Clock::duration{};
+  const auto total = ctx.start != zero && ctx.end >= ctx.start
+                         ? ctx.end - ctx.start
+                         : proxy::RequestCtx::Clock::duration{};
   r.created_us = r.time_us - duration_cast<microseconds>(total).count();
   const bool sent = ctx.target_sent != zero;
   const bool responded = ctx.target_responded != zero;
-  r.request_processing_ns = sent ? duration_cast<nanoseconds>(ctx.target_sent - ctx.start).count() : -1;
+  r.request_processing_ns =
+      sent ? duration_cast<nanoseconds>(ctx.target_sent - ctx.start).count() : -1;
   r.target_processing_ns =
       sent && responded ? duration_cast<nanoseconds>(ctx.target_responded - ctx.target_sent).count()
                         : -1;
@@ -100,7 +102,8 @@ class FdSink final : public AccessLogSink {
     } else {
       fd_ = open_file();
       if (fd_ < 0)
-        throw std::runtime_error("access_log: cannot open '" + path_ + "': " + std::strerror(errno));
+        throw std::runtime_error("access_log: cannot open '" + path_ +
+                                 "': " + std::strerror(errno));
     }
   }
   ~FdSink() override {
@@ -114,7 +117,8 @@ class FdSink final : public AccessLogSink {
       const ssize_t n = ::write(fd_, p, left);
       if (n < 0) {
         if (errno == EINTR) continue;
-        if (!reported_) std::fprintf(stderr, "edged: access_log: write failed: %s\n", std::strerror(errno));
+        if (!reported_)
+          std::fprintf(stderr, "edged: access_log: write failed: %s\n", std::strerror(errno));
         reported_ = true;
         return;
       }
@@ -246,21 +250,30 @@ void append_json_escaped(std::string& out, std::string_view v) {
 
 std::string_view action_name(ActionTaken a) {
   switch (a) {
-    case ActionTaken::forward: return "forward";
-    case ActionTaken::fixed_response: return "fixed-response";
-    case ActionTaken::redirect: return "redirect";
-    case ActionTaken::hook_response: return "hook-response";
-    case ActionTaken::none: break;
+    case ActionTaken::forward:
+      return "forward";
+    case ActionTaken::fixed_response:
+      return "fixed-response";
+    case ActionTaken::redirect:
+      return "redirect";
+    case ActionTaken::hook_response:
+      return "hook-response";
+    case ActionTaken::none:
+      break;
   }
   return {};
 }
 
 std::string_view classification_name(std::uint8_t c) {
   switch (c) {
-    case 1: return "Acceptable";
-    case 2: return "Ambiguous";
-    case 3: return "Severe";
-    default: return {};
+    case 1:
+      return "Acceptable";
+    case 2:
+      return "Ambiguous";
+    case 3:
+      return "Severe";
+    default:
+      return {};
   }
 }
 
@@ -304,7 +317,8 @@ void build_fields(const AccessRecord& r, Fields& f) {
   f.created = f.make([&](std::string& s) { append_time(s, r.created_us); });
   f.client = f.make([&](std::string& s) { append_endpoint(s, r.client); });
   f.target = Fields::Piece{};
-  if (r.target.port() != 0) f.target = f.make([&](std::string& s) { append_endpoint(s, r.target); });
+  if (r.target.port() != 0)
+    f.target = f.make([&](std::string& s) { append_endpoint(s, r.target); });
   // ALB: "GET http://www.example.com:80/path HTTP/1.1"; "- - -" when not parsed.
   f.request = f.make([&](std::string& s) {
     if (r.http_version == 0) {
@@ -400,7 +414,8 @@ void format_alb(const AccessRecord& r, const AccessLogNames& names, std::string&
     out.append("\" ");
   }
   quoted(classification_name(r.classification));
-  quoted(r.classification == 0 ? std::string_view{} : r.get_text(AccessRecord::kClassificationReason));
+  quoted(r.classification == 0 ? std::string_view{}
+                               : r.get_text(AccessRecord::kClassificationReason));
   out.back() = '\n';
 }
 
@@ -442,7 +457,8 @@ void format_json(const AccessRecord& r, const AccessLogNames& names, std::string
   };
   str("type", "http");
   str("time", f.view(f.time));
-  str("elb", r.listener < names.listeners.size() ? std::string_view(names.listeners[r.listener]) : "");
+  str("elb",
+      r.listener < names.listeners.size() ? std::string_view(names.listeners[r.listener]) : "");
   str("client:port", f.view(f.client));
   str("target:port", f.target.present ? f.view(f.target) : "");
   secs("request_processing_time", r.request_processing_ns);
@@ -483,8 +499,8 @@ void format_json(const AccessRecord& r, const AccessLogNames& names, std::string
 
 // ------------------------------------------------------------ writer thread
 
-AccessLog::AccessLog(std::shared_ptr<AccessLogSink> sink, AccessLogNames names,
-                     std::size_t workers, AccessLogOptions options)
+AccessLog::AccessLog(std::shared_ptr<AccessLogSink> sink, AccessLogNames names, std::size_t workers,
+                     AccessLogOptions options)
     : sink_(std::move(sink)), names_(std::move(names)), options_(options) {
   for (std::size_t i = 0; i < workers; ++i)
     rings_.push_back(std::make_unique<AccessLogRing>(options_.ring_records));
@@ -584,8 +600,7 @@ void AccessLog::run() {
     }
     if (!any) {
       cv_.wait_for(lk, options_.idle_poll, [&] {
-        return stop_ || flush_requested_ != flush_done_ ||
-               reopen_.load(std::memory_order_relaxed);
+        return stop_ || flush_requested_ != flush_done_ || reopen_.load(std::memory_order_relaxed);
       });
     }
   }

@@ -1,9 +1,10 @@
 // Access logs through a real gateway: lines parsed back field by field in both
 // formats, a stalled writer makes the queue drop and count (the workers keep
 // serving), and the file is reopened for log rotation.
+#include "edge/log/access_log.hpp"
+
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
-
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
@@ -14,9 +15,9 @@
 #include <regex>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
-#include "edge/log/access_log.hpp"
 #include "integration/gateway_fixture.hpp"
 #include "support/exposition.hpp"
 
@@ -26,14 +27,35 @@ namespace {
 using namespace std::chrono_literals;
 
 /// ALB's field names, in ALB's order (also the JSON keys).
-const std::vector<std::string> kFields = {
-    "type", "time", "elb", "client:port", "target:port", "request_processing_time",
-    "target_processing_time", "response_processing_time", "elb_status_code",
-    "target_status_code", "received_bytes", "sent_bytes", "request", "user_agent", "ssl_cipher",
-    "ssl_protocol", "target_group_arn", "trace_id", "domain_name", "chosen_cert_arn",
-    "matched_rule_priority", "request_creation_time", "actions_executed", "redirect_url",
-    "error_reason", "target:port_list", "target_status_code_list", "classification",
-    "classification_reason"};
+const std::vector<std::string> kFields = {"type",
+                                          "time",
+                                          "elb",
+                                          "client:port",
+                                          "target:port",
+                                          "request_processing_time",
+                                          "target_processing_time",
+                                          "response_processing_time",
+                                          "elb_status_code",
+                                          "target_status_code",
+                                          "received_bytes",
+                                          "sent_bytes",
+                                          "request",
+                                          "user_agent",
+                                          "ssl_cipher",
+                                          "ssl_protocol",
+                                          "target_group_arn",
+                                          "trace_id",
+                                          "domain_name",
+                                          "chosen_cert_arn",
+                                          "matched_rule_priority",
+                                          "request_creation_time",
+                                          "actions_executed",
+                                          "redirect_url",
+                                          "error_reason",
+                                          "target:port_list",
+                                          "target_status_code_list",
+                                          "classification",
+                                          "classification_reason"};
 
 class MemorySink final : public log::AccessLogSink {
  public:
@@ -149,6 +171,19 @@ Record parse_json(const std::string& line) {
   return r;
 }
 
+/// A record is published once its response is written, so just after the
+/// client read the response it may still be on its way: wait for `n` lines
+/// (written, or written + dropped when `with_dropped`).
+bool wait_logged(log::AccessLog& log, std::uint64_t n, bool with_dropped = false) {
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (!log.flush()) return false;
+    if (log.written() + (with_dropped ? log.dropped() : 0) >= n) return true;
+    std::this_thread::sleep_for(1ms);
+  }
+  return false;
+}
+
 bool iso_time(const std::string& s) {
   static const std::regex re(R"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z)");
   return std::regex_match(s, re);
@@ -200,8 +235,9 @@ class AccessLogTest : public GatewayTest {
     const std::string location = r3.header("Location");
     // Refused by the parser (no request line to log) ...
     auto bad = connect(port_);
-    ASSERT_FALSE(bad.send_raw("POST /s HTTP/1.1\r\nHost: x.test\r\nContent-Length: 4\r\n"
-                              "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n"));
+    ASSERT_FALSE(
+        bad.send_raw("POST /s HTTP/1.1\r\nHost: x.test\r\nContent-Length: 4\r\n"
+                     "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n"));
     ASSERT_EQ(bad.read_response().status, 400);
     ASSERT_TRUE(bad.closed_by_peer());
     // ... and by the desync classifier (parsed, then refused).
@@ -210,7 +246,7 @@ class AccessLogTest : public GatewayTest {
     ASSERT_EQ(bad2.read_response().status, 400);
     ASSERT_TRUE(bad2.closed_by_peer());
 
-    ASSERT_TRUE(gateway_->access_log()->flush());
+    ASSERT_TRUE(wait_logged(*gateway_->access_log(), 5));
     const auto lines = sink->lines();
     ASSERT_EQ(lines.size(), 5u);
     std::vector<Record> recs;
@@ -355,7 +391,7 @@ TEST_F(AccessLogTest, StalledWriterDropsAndCountsWithoutBlockingWorkers) {
             static_cast<double>(log->dropped()));
 
   sink->release();
-  ASSERT_TRUE(log->flush());
+  ASSERT_TRUE(wait_logged(*log, kRequests, true));
   // Nothing lost silently: every request was either written or counted as dropped.
   EXPECT_EQ(log->written() + log->dropped(), static_cast<std::uint64_t>(kRequests));
   EXPECT_EQ(sink->lines(), log->written());
@@ -387,7 +423,7 @@ TEST_F(AccessLogTest, FileIsReopenedForLogRotation) {
   };
   auto conn = connect(port_);
   for (int i = 0; i < 3; ++i) ASSERT_EQ(conn.request("GET", "/a").status, 200);
-  ASSERT_TRUE(gateway_->access_log()->flush());
+  ASSERT_TRUE(wait_logged(*gateway_->access_log(), 3));
   EXPECT_EQ(count_lines(path), 3u);
 
   // logrotate: move the file away, then signal (edged: SIGUSR1 → reopen_logs()).
@@ -396,7 +432,7 @@ TEST_F(AccessLogTest, FileIsReopenedForLogRotation) {
   ASSERT_TRUE(gateway_->access_log()->flush());
   EXPECT_EQ(gateway_->access_log()->reopens(), 1u);
   for (int i = 0; i < 2; ++i) ASSERT_EQ(conn.request("GET", "/b").status, 200);
-  ASSERT_TRUE(gateway_->access_log()->flush());
+  ASSERT_TRUE(wait_logged(*gateway_->access_log(), 5));
   EXPECT_EQ(count_lines(dir / "access.log.1"), 3u);
   EXPECT_EQ(count_lines(path), 2u);
   std::filesystem::remove_all(dir);

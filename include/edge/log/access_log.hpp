@@ -12,6 +12,7 @@
 /// thread; `reopen()`, `flush()` and the counters any thread.
 
 #include <atomic>
+#include <boost/asio/ip/tcp.hpp>
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
@@ -22,8 +23,6 @@
 #include <string_view>
 #include <thread>
 #include <vector>
-
-#include <boost/asio/ip/tcp.hpp>
 
 #include "edge/config/config.hpp"
 #include "edge/core/error.hpp"
@@ -41,8 +40,8 @@ struct AccessRecord {
   /// Text fields, stored one after the other in `text`.
   enum Text : std::uint8_t {
     kMethod,
-    kTarget,     // request-target as received
-    kHost,       // Host header
+    kTarget,  // request-target as received
+    kHost,    // Host header
     kUserAgent,
     kTraceId,
     kRedirectUrl,
@@ -53,23 +52,23 @@ struct AccessRecord {
   /// Longest copy of each text field (the rest is cut; the total fits kTextBytes).
   static constexpr std::uint16_t kTextLimit[kTextFields] = {16, 512, 128, 192, 96, 48, 32};
 
-  std::int64_t time_us = 0;          // wall clock, µs since the epoch: response completed
-  std::int64_t created_us = 0;       // wall clock: first byte of the request head received
+  std::int64_t time_us = 0;                  // wall clock, µs since the epoch: response completed
+  std::int64_t created_us = 0;               // wall clock: first byte of the request head received
   std::int64_t request_processing_ns = -1;   // received → sent to the target; -1 = not sent
   std::int64_t target_processing_ns = -1;    // sent → target's response head; -1 = none
   std::int64_t response_processing_ns = -1;  // target's response head → last byte to the client
   std::uint64_t received_bytes = 0;
   std::uint64_t sent_bytes = 0;
   boost::asio::ip::tcp::endpoint client;
-  boost::asio::ip::tcp::endpoint target;  // port 0 = no target
+  boost::asio::ip::tcp::endpoint target;    // port 0 = no target
   std::int32_t matched_rule_priority = -1;  // 0 = default action, -1 = not routed
   std::uint16_t listener = 0;               // listener index
   std::uint16_t listener_port = 0;
-  std::uint16_t target_group = kNone;       // target group index, kNone = none
-  std::uint16_t elb_status = 0;             // sent to the client (0 = none)
-  std::uint16_t target_status = 0;          // from the target (0 = none)
-  std::uint8_t http_version = 0;            // 10, 11; 0 = head not parsed
-  std::uint8_t classification = 0;          // http::DesyncClass
+  std::uint16_t target_group = kNone;  // target group index, kNone = none
+  std::uint16_t elb_status = 0;        // sent to the client (0 = none)
+  std::uint16_t target_status = 0;     // from the target (0 = none)
+  std::uint8_t http_version = 0;       // 10, 11; 0 = head not parsed
+  std::uint8_t classification = 0;     // http::DesyncClass
   EdgeError error = EdgeError::none;
   ActionTaken action = ActionTaken::none;
   std::uint16_t text_len[kTextFields] = {};
@@ -122,7 +121,9 @@ class AccessLogRing {
     return &slots_[h & (capacity_ - 1)];
   }
   /// Makes the slot returned by the last try_claim() visible to the writer.
-  void publish() { head_.store(head_.load(std::memory_order_relaxed) + 1, std::memory_order_release); }
+  void publish() {
+    head_.store(head_.load(std::memory_order_relaxed) + 1, std::memory_order_release);
+  }
 
   /// Writer side: the oldest published record, or nullptr.
   const AccessRecord* front() const {
@@ -140,8 +141,8 @@ class AccessLogRing {
   std::unique_ptr<AccessRecord[]> slots_;
   std::size_t capacity_;
   alignas(64) std::atomic<std::uint64_t> head_{0};  // producer writes
-  std::uint64_t tail_cache_ = 0;                     // producer only
-  std::atomic<std::uint64_t> dropped_{0};            // producer writes
+  std::uint64_t tail_cache_ = 0;                    // producer only
+  std::atomic<std::uint64_t> dropped_{0};           // producer writes
   alignas(64) std::atomic<std::uint64_t> tail_{0};  // consumer writes
 };
 
