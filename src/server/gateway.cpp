@@ -10,6 +10,7 @@
 #include "edge/metrics/metrics.hpp"
 #include "edge/proxy/router.hpp"
 #include "edge/server/admin_server.hpp"
+#include "edge/server/status_page.hpp"
 #include "edge/server/worker.hpp"
 #include "edge/upstream/target.hpp"
 
@@ -134,6 +135,7 @@ void Gateway::start() {
                                    : AdminResponse::text(200, "ok\n");
     });
     add_metrics_routes(*im.admin, *im.metrics);
+    add_status_routes(*im.admin, st, *im.metrics);
     im.admin->start();
   }
   im.started = true;
