@@ -330,7 +330,7 @@ h2{font-size:15px;margin:0 0 8px}h3{font-size:14px;margin:12px 0 6px}
 .tiles{display:flex;flex-wrap:wrap;gap:12px}.tile{border:1px solid var(--line);border-radius:6px;padding:8px 12px;min-width:120px}
 .tile .v{font-size:20px;font-weight:600}.tile .k{color:var(--muted);font-size:12px}
 table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:5px 8px;border-bottom:1px solid var(--line);vertical-align:top}
-th{color:var(--muted);font-weight:500;font-size:12px}td.num{text-align:right;font-variant-numeric:tabular-nums}
+th{color:var(--muted);font-weight:500;font-size:12px}td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
 .state{display:inline-block;padding:1px 8px;border-radius:10px;font-size:12px;background:var(--warnbg);color:var(--warn)}
 .state.healthy{background:var(--okbg);color:var(--ok)}.state.unhealthy{background:var(--badbg);color:var(--bad)}
 .empty{color:var(--muted)}code{font-size:12px}
@@ -359,7 +359,8 @@ function el(tag, attrs, ...kids) {
 function ms(s) { return s === undefined ? "-" : (s * 1000).toFixed(s < 0.01 ? 3 : 1) + " ms"; }
 function table(headers, rows, cls) {
   const t = el("table", cls ? {class: cls} : {});
-  t.append(el("tr", {}, ...headers.map(h => el("th", {}, h))));
+  const numeric = ["requests", "2xx", "3xx", "4xx", "5xx", "p50", "p99", "mean", "conn. errors", "count"];
+  t.append(el("tr", {}, ...headers.map(h => el("th", numeric.includes(h) ? {class: "num"} : {}, h))));
   for (const r of rows) t.append(r);
   return t;
 }
