@@ -62,7 +62,9 @@ void fill_record(AccessRecord& r, const proxy::RequestCtx& ctx, const RequestLin
   r.received_bytes = ctx.received_bytes;
   r.sent_bytes = ctx.sent_bytes;
   r.client = ctx.client;
-  r.target = ctx.target ? ctx.target->endpoint : boost::asio::ip::tcp::endpoint{};
+  // The target that answered, else the last one that could not be reached (as ALB).
+  const upstream::Target* t = ctx.target ? ctx.target : ctx.failed_target;
+  r.target = t ? t->endpoint : boost::asio::ip::tcp::endpoint{};
   r.matched_rule_priority = ctx.matched_rule_priority;
   r.listener = static_cast<std::uint16_t>(listener_index);
   r.listener_port = listener_port;

@@ -586,6 +586,7 @@ class Session {
           last_error = err;
           tried.add(target->index);
           guard.release();
+          ctx_.failed_target = target;
           ctx_.target = nullptr;
           if (connect_retries_left-- > 0) {
             w_.shard().upstream_retries.inc();
@@ -1343,7 +1344,8 @@ class Session {
       path = std::string_view(m.target().data(), m.target().size());
       path = path.substr(0, path.find('?'));  // the query may carry secrets
     }
-    w_.shard().recent_errors.record(e, listener_.index, ctx_.target ? ctx_.target->id : "", method,
+    const upstream::Target* t = ctx_.target ? ctx_.target : ctx_.failed_target;
+    w_.shard().recent_errors.record(e, listener_.index, t ? std::string_view(t->id) : "", method,
                                     path);
   }
 

@@ -208,8 +208,19 @@ class AccessLogTest : public GatewayTest {
     old.conditions.path_pattern = {"/old/*"};
     old.action.kind = config::Action::Kind::redirect;
     old.action.redirect.path = "/new/#{path}";
-    c.listeners[0].rules = {ping, old};
+    config::Rule missing;
+    missing.priority = 30;
+    missing.conditions.path_pattern = {"/missing/*"};
+    missing.action.forward.target_groups.push_back({"dead", 1});
+    c.listeners[0].rules = {ping, old, missing};
     add_target(c, o.port());
+    config::TargetGroupConfig dead;
+    dead.name = "dead";
+    dead.health_check.enabled = false;
+    dead.retries = 0;
+    c.target_groups.push_back(dead);
+    const std::uint16_t dead_port = refused_port();
+    add_target(c, dead_port, 1);
     auto sink = std::make_shared<MemorySink>();
     server::GatewayOptions opts;
     opts.access_log_sink = sink;
@@ -233,6 +244,8 @@ class AccessLogTest : public GatewayTest {
     auto r3 = conn.read_response();
     ASSERT_EQ(r3.status, 301);
     const std::string location = r3.header("Location");
+    ASSERT_FALSE(conn.send_raw("GET /missing/x HTTP/1.1\r\nHost: x.test\r\n\r\n"));
+    ASSERT_EQ(conn.read_response().status, 502);
     // Refused by the parser (no request line to log) ...
     auto bad = connect(port_);
     ASSERT_FALSE(
@@ -246,9 +259,9 @@ class AccessLogTest : public GatewayTest {
     ASSERT_EQ(bad2.read_response().status, 400);
     ASSERT_TRUE(bad2.closed_by_peer());
 
-    ASSERT_TRUE(wait_logged(*gateway_->access_log(), 5));
+    ASSERT_TRUE(wait_logged(*gateway_->access_log(), 6));
     const auto lines = sink->lines();
-    ASSERT_EQ(lines.size(), 5u);
+    ASSERT_EQ(lines.size(), 6u);
     std::vector<Record> recs;
     for (const auto& l : lines)
       recs.push_back(format == config::AccessLogFormat::json ? parse_json(l) : parse_alb(l));
@@ -321,6 +334,15 @@ class AccessLogTest : public GatewayTest {
     EXPECT_FALSE(location.empty());
     EXPECT_EQ(d.at("redirect_url"), location);
     EXPECT_EQ(d.at("request"), "GET http://x.test:" + port + "/old/a?b=c HTTP/1.1");
+
+    const Record& failed = find("502");
+    EXPECT_EQ(failed.at("target:port"), "127.0.0.1:" + std::to_string(dead_port));
+    EXPECT_EQ(failed.at("target_status_code"), "-");
+    EXPECT_EQ(failed.at("target_group_arn"), "dead");
+    EXPECT_EQ(failed.at("matched_rule_priority"), "30");
+    EXPECT_EQ(failed.at("actions_executed"), "forward");
+    EXPECT_EQ(failed.at("error_reason"), "target_connect_failed");
+    EXPECT_EQ(failed.at("request_processing_time"), "-1");
 
     const Record* unparsed = nullptr;
     const Record* rejected = nullptr;

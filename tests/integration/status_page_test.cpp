@@ -131,6 +131,8 @@ TEST_F(StatusPageTest, JsonDescribesListenersGroupsTargetsAndErrors) {
   EXPECT_EQ(recent[1].as_object().at("reason").as_string(), "target_connect_failed");
   EXPECT_EQ(recent[1].as_object().at("code").as_int64(), 502);
   EXPECT_EQ(recent[1].as_object().at("request").as_string(), "GET /missing/x");  // no query
+  EXPECT_EQ(recent[1].as_object().at("target").as_string(),
+            groups[1].as_object().at("targets").as_array()[0].as_object().at("id").as_string());
   EXPECT_EQ(errors.at("by_reason").as_array().size(), 2u);
   EXPECT_FALSE(doc.contains("cache"));       // no cache yet: absent, not faked
   EXPECT_FALSE(doc.contains("access_log"));  // logs are off

@@ -60,6 +60,7 @@ struct RequestCtx {
   // Routing outcome.
   const upstream::TargetGroup* target_group = nullptr;
   upstream::Target* target = nullptr;
+  const upstream::Target* failed_target = nullptr;  // last one that could not be reached
   int attempts = 0;
 
   // Edits hooks request on the messages the edge sends.
@@ -99,6 +100,7 @@ struct RequestCtx {
     request = nullptr;
     target_group = nullptr;
     target = nullptr;
+    failed_target = nullptr;
     attempts = 0;
     upstream_request_edits.clear();
     response_edits.clear();
