@@ -147,6 +147,12 @@ struct ConnectionOptions {
   }
 };
 
+/// Any string view type (std or Beast's) as a std::string_view.
+template <class View>
+std::string_view as_view(const View& v) {
+  return {v.data(), v.size()};
+}
+
 std::string_view reason_phrase(int status) {
   auto r = bhttp::obsolete_reason(static_cast<bhttp::status>(status));
   return r.empty() ? std::string_view("Unknown") : std::string_view(r.data(), r.size());
@@ -1340,8 +1346,8 @@ class Session {
     std::string_view method, path;
     if (req_ && req_->is_header_done()) {
       const auto& m = req_->get();
-      method = std::string_view(m.method_string().data(), m.method_string().size());
-      path = std::string_view(m.target().data(), m.target().size());
+      method = as_view(m.method_string());
+      path = as_view(m.target());
       path = path.substr(0, path.find('?'));  // the query may carry secrets
     }
     const upstream::Target* t = ctx_.target ? ctx_.target : ctx_.failed_target;
@@ -1360,9 +1366,12 @@ class Session {
     log::RequestLine line;
     if (req_ && req_->is_header_done()) {
       const auto& m = req_->get();
-      auto sv = [](beast::string_view v) { return std::string_view(v.data(), v.size()); };
-      line = {sv(m.method_string()), sv(m.target()), sv(m[field::host]), sv(m[field::user_agent]),
-              m.version()};
+      auto value = [&m](field f) {
+        auto it = m.find(f);
+        return it == m.end() ? std::string_view() : as_view(it->value());
+      };
+      line = {as_view(m.method_string()), as_view(m.target()), value(field::host),
+              value(field::user_agent), m.version()};
     }
     log::fill_record(*rec, ctx_, line, listener_.index, listener_.port,
                      std::chrono::system_clock::now());
