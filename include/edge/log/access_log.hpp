@@ -176,7 +176,7 @@ void format_json(const AccessRecord& r, const AccessLogNames& names, std::string
 struct AccessLogOptions {
   config::AccessLogFormat format = config::AccessLogFormat::alb;
   /// Records per worker ring (rounded up to a power of two).
-  std::size_t ring_records = 4096;
+  std::size_t ring_records = 1024;
   /// How long the writer sleeps when every ring is empty.
   std::chrono::milliseconds idle_poll{5};
   /// Incremented by the writer thread for each line written (optional).

@@ -30,7 +30,7 @@ struct GatewayOptions {
   /// Ignored when the path is `off`.
   std::shared_ptr<log::AccessLogSink> access_log_sink;
   /// Access-log records queued per worker before new ones are dropped.
-  std::size_t access_log_ring_records = 4096;
+  std::size_t access_log_ring_records = 1024;  // about 1.2 KiB each
 };
 
 class Gateway {
