@@ -63,7 +63,8 @@ struct RouteAction {
 struct RouteResult {
   int priority = 0;                     // matched rule priority; 0 = default action
   const RouteAction* action = nullptr;  // owned by the Router, never null
-  std::uint32_t rule = 0;       // index of the matched rule (ascending priority); rule_count() = default
+  /// Index of the matched rule in evaluation order; rule_count() for the default action.
+  std::uint32_t rule = 0;
   std::uint32_t evaluated = 0;  // rules whose conditions were evaluated
 };
 
