@@ -10,11 +10,11 @@ namespace {
 
 void copy_cut(char* dst, std::size_t cap, std::string_view a, std::string_view b = {}) {
   std::size_t n = std::min(a.size(), cap - 1);
-  std::memcpy(dst, a.data(), n);
+  if (n) std::memcpy(dst, a.data(), n);  // an empty view may have a null data()
   if (!b.empty() && n + 1 < cap) {
     dst[n++] = ' ';
     const std::size_t m = std::min(b.size(), cap - 1 - n);
-    std::memcpy(dst + n, b.data(), m);
+    if (m) std::memcpy(dst + n, b.data(), m);
     n += m;
   }
   dst[n] = '\0';
