@@ -83,6 +83,10 @@ void fill_record(AccessRecord& r, const proxy::RequestCtx& ctx, const RequestLin
   r.set_text(AccessRecord::kTraceId, ctx.trace_id);
   r.set_text(AccessRecord::kRedirectUrl, ctx.redirect_url);
   r.set_text(AccessRecord::kClassificationReason, ctx.classification_reason);
+  r.https = line.https;
+  r.set_text(AccessRecord::kSslCipher, line.ssl_cipher);
+  r.set_text(AccessRecord::kSslProtocol, line.ssl_protocol);
+  r.set_text(AccessRecord::kDomainName, line.domain_name);
 }
 
 // -------------------------------------------------------------------- ring
@@ -328,7 +332,7 @@ void build_fields(const AccessRecord& r, Fields& f) {
       return;
     }
     s.append(r.get_text(AccessRecord::kMethod));
-    s.append(" http://");
+    s.append(r.https ? " https://" : " http://");
     s.append(host_of(r.get_text(AccessRecord::kHost)));
     s.push_back(':');
     append_int(s, r.listener_port);
@@ -374,7 +378,7 @@ void format_alb(const AccessRecord& r, const AccessLogNames& names, std::string&
     else
       number(s);
   };
-  plain("http");
+  plain(r.https ? "https" : "http");
   plain(f.view(f.time));
   plain(r.listener < names.listeners.size() ? std::string_view(names.listeners[r.listener]) : "");
   plain(f.view(f.client));
@@ -391,13 +395,13 @@ void format_alb(const AccessRecord& r, const AccessLogNames& names, std::string&
   number(static_cast<std::int64_t>(r.sent_bytes));
   quoted(f.view(f.request));
   quoted(r.get_text(AccessRecord::kUserAgent));
-  plain("");  // ssl_cipher
-  plain("");  // ssl_protocol
+  plain(r.get_text(AccessRecord::kSslCipher));
+  plain(r.get_text(AccessRecord::kSslProtocol));
   plain(r.target_group < names.target_groups.size()
             ? std::string_view(names.target_groups[r.target_group])
             : "");
   quoted(r.get_text(AccessRecord::kTraceId));
-  quoted("");  // domain_name (SNI)
+  quoted(r.get_text(AccessRecord::kDomainName));
   quoted("");  // chosen_cert_arn
   if (r.matched_rule_priority < 0)
     out.append("-1 ");
@@ -457,7 +461,7 @@ void format_json(const AccessRecord& r, const AccessLogNames& names, std::string
       num(k, s);
     }
   };
-  str("type", "http");
+  str("type", r.https ? "https" : "http");
   str("time", f.view(f.time));
   str("elb",
       r.listener < names.listeners.size() ? std::string_view(names.listeners[r.listener]) : "");
@@ -472,13 +476,13 @@ void format_json(const AccessRecord& r, const AccessLogNames& names, std::string
   num("sent_bytes", static_cast<std::int64_t>(r.sent_bytes));
   str("request", f.view(f.request));
   str("user_agent", r.get_text(AccessRecord::kUserAgent));
-  str("ssl_cipher", "");
-  str("ssl_protocol", "");
+  str("ssl_cipher", r.get_text(AccessRecord::kSslCipher));
+  str("ssl_protocol", r.get_text(AccessRecord::kSslProtocol));
   str("target_group_arn", r.target_group < names.target_groups.size()
                               ? std::string_view(names.target_groups[r.target_group])
                               : "");
   str("trace_id", r.get_text(AccessRecord::kTraceId));
-  str("domain_name", "");
+  str("domain_name", r.get_text(AccessRecord::kDomainName));
   str("chosen_cert_arn", "");
   num("matched_rule_priority", r.matched_rule_priority < 0 ? -1 : r.matched_rule_priority);
   str("request_creation_time", f.view(f.created));

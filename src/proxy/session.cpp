@@ -1370,8 +1370,11 @@ class Session {
         auto it = m.find(f);
         return it == m.end() ? std::string_view() : as_view(it->value());
       };
-      line = {as_view(m.method_string()), as_view(m.target()), value(field::host),
-              value(field::user_agent), m.version()};
+      line.method = as_view(m.method_string());
+      line.target = as_view(m.target());
+      line.host = value(field::host);
+      line.user_agent = value(field::user_agent);
+      line.version = m.version();
     }
     log::fill_record(*rec, ctx_, line, listener_.index, listener_.port,
                      std::chrono::system_clock::now());

@@ -46,11 +46,15 @@ struct AccessRecord {
     kTraceId,
     kRedirectUrl,
     kClassificationReason,
+    kSslCipher,    // HTTPS listeners: negotiated cipher (OpenSSL name)
+    kSslProtocol,  // HTTPS listeners: TLSv1.2 / TLSv1.3
+    kDomainName,   // HTTPS listeners: SNI sent by the client
     kTextFields
   };
   static constexpr std::size_t kTextBytes = 1024;
   /// Longest copy of each text field (the rest is cut; the total fits kTextBytes).
-  static constexpr std::uint16_t kTextLimit[kTextFields] = {16, 512, 128, 192, 96, 48, 32};
+  static constexpr std::uint16_t kTextLimit[kTextFields] = {16, 400, 96, 160, 96,
+                                                            64, 32,  48, 16,  96};
 
   std::int64_t time_us = 0;                  // wall clock, µs since the epoch: response completed
   std::int64_t created_us = 0;               // wall clock: first byte of the request head received
@@ -69,6 +73,7 @@ struct AccessRecord {
   std::uint16_t target_status = 0;     // from the target (0 = none)
   std::uint8_t http_version = 0;       // 10, 11; 0 = head not parsed
   std::uint8_t classification = 0;     // http::DesyncClass
+  bool https = false;                  // type "https" (TLS listener)
   EdgeError error = EdgeError::none;
   ActionTaken action = ActionTaken::none;
   std::uint16_t text_len[kTextFields] = {};
@@ -90,6 +95,11 @@ struct RequestLine {
   std::string_view host;
   std::string_view user_agent;
   unsigned version = 0;  // 10 / 11, 0 = not parsed
+  // HTTPS listeners (empty for HTTP): what the TLS handshake negotiated.
+  bool https = false;
+  std::string_view ssl_cipher;
+  std::string_view ssl_protocol;
+  std::string_view domain_name;  // SNI
 };
 
 /// Fills `r` from what the session collected for one request. `now_wall` is the

@@ -142,5 +142,28 @@ TEST(AccessLogFormatTest, JsonLineParsesWithTheSameValues) {
   EXPECT_EQ(v.at("target_group_arn").as_string(), "app");
 }
 
+TEST(AccessLogFormatTest, HttpsFieldsWhenTheSessionProvidesThem) {
+  AccessRecord r = sample();
+  r.https = true;
+  r.set_text(AccessRecord::kSslCipher, "ECDHE-RSA-AES128-GCM-SHA256");
+  r.set_text(AccessRecord::kSslProtocol, "TLSv1.2");
+  r.set_text(AccessRecord::kDomainName, "shop.example");
+  const AccessLogNames names{{"web"}, {"app"}};
+  std::string line;
+  format_alb(r, names, line);
+  EXPECT_EQ(line.rfind("https ", 0), 0u) << line;
+  EXPECT_NE(line.find("\"GET https://shop.example:8080/"), std::string::npos) << line;
+  EXPECT_NE(
+      line.find(" ECDHE-RSA-AES128-GCM-SHA256 TLSv1.2 app \"Root=1-abc\" \"shop.example\" \"-\" "),
+      std::string::npos)
+      << line;
+  std::string js;
+  format_json(r, names, js);
+  const auto v = boost::json::parse(js).as_object();
+  EXPECT_EQ(v.at("type").as_string(), "https");
+  EXPECT_EQ(v.at("ssl_protocol").as_string(), "TLSv1.2");
+  EXPECT_EQ(v.at("domain_name").as_string(), "shop.example");
+}
+
 }  // namespace
 }  // namespace edge::log
