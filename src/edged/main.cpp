@@ -23,14 +23,11 @@ constexpr const char* kUsage =
     "  -h, --help          this text\n"
     "\n"
     "Signals: SIGTERM/SIGINT stop accepting, finish requests in flight within\n"
-    "timeouts.drain, and exit.\n";
+    "timeouts.drain, and exit; SIGUSR1 reopens the access-log file.\n";
 
 /// Settings this version accepts (they are part of the configuration contract)
 /// but does not act on yet: said once at start, never silently ignored.
 void print_notices(const edge::config::Config& c) {
-  if (c.access_log.path != "off")
-    std::fprintf(stderr, "edged: notice: access_log: access logs are not written by this "
-                         "version (set path: off to silence this)\n");
   for (const auto& g : c.target_groups) {
     if (g.health_check.enabled)
       std::fprintf(stderr, "edged: notice: target_groups '%s': active health checks are not run "
@@ -141,7 +138,7 @@ int main(int argc, char** argv) {
                                "previous ones: %s\n", e.what());
         }
       }
-      // SIGUSR1: no log file to reopen in this version.
+      if (sig == SIGUSR1) gateway.reopen_logs();  // log rotation
     }
     gateway.wait();
     std::fprintf(stderr, "edged: stopped\n");

@@ -8,6 +8,7 @@
 #include <prometheus/metric_type.h>
 #include <prometheus/text_serializer.h>
 
+#include <algorithm>
 #include <limits>
 #include <sstream>
 #include <string>
@@ -41,10 +42,14 @@ std::uint64_t Histogram::count() const {
 
 double Histogram::sum_seconds() const { return static_cast<double>(sum_ns_.value()) / 1e9; }
 
-WorkerShard::WorkerShard(std::size_t listeners, std::size_t target_groups)
-    : listener_requests(listeners),
+WorkerShard::WorkerShard(std::size_t listeners_n, std::size_t target_groups,
+                         std::size_t rule_slots)
+    : listener_requests(listeners_n),
       target_group_responses(target_groups),
       target_response_time(target_groups),
+      listeners(listeners_n),
+      groups(target_groups),
+      rule_requests(std::max(rule_slots, listeners_n)),
       tls_handshakes(tls::kProtocolCount * tls::cipher_count() * 2) {}
 
 std::size_t tls_handshake_index(std::size_t protocol, std::size_t cipher, bool resumed) {
@@ -60,13 +65,38 @@ using prometheus::MetricType;
 /// Sums of every shard, taken with relaxed loads (each value on its own is
 /// exact; values are not a snapshot of one instant, which Prometheus tolerates).
 struct Totals {
-  explicit Totals(std::size_t listeners, std::size_t groups)
-      : listener_requests(listeners), target_group_responses(groups), response_time(groups) {}
+  explicit Totals(std::size_t listeners, std::size_t groups, std::size_t rules)
+      : elb_responses(listeners),
+        fixed_responses(listeners),
+        redirects(listeners),
+        rule_evaluations(listeners),
+        processing_time(listeners),
+        group_requests(groups),
+        group_connection_errors(groups),
+        rule_requests(rules),
+        listener_requests(listeners),
+        target_group_responses(groups),
+        response_time(groups) {}
 
   struct HistogramTotals {
     std::array<std::uint64_t, Histogram::kBounds.size() + 1> buckets{};
     std::uint64_t sum_ns = 0;
+    void add(const Histogram& h) {
+      const auto b = h.buckets();
+      for (std::size_t i = 0; i < b.size(); ++i) buckets[i] += b[i];
+      sum_ns += h.sum_nanoseconds();
+    }
   };
+  std::vector<std::array<std::uint64_t, kStatusClasses>> elb_responses;
+  std::vector<std::uint64_t> fixed_responses;
+  std::vector<std::uint64_t> redirects;
+  std::vector<std::uint64_t> rule_evaluations;
+  std::vector<HistogramTotals> processing_time;
+  std::vector<std::uint64_t> group_requests;
+  std::vector<std::uint64_t> group_connection_errors;
+  std::vector<std::uint64_t> rule_requests;
+  std::uint64_t rejected_connections = 0;
+  std::uint64_t access_log_dropped = 0;
 
   std::vector<std::array<std::uint64_t, kStatusClasses>> listener_requests;
   std::vector<std::array<std::uint64_t, kStatusClasses>> target_group_responses;
@@ -100,6 +130,23 @@ struct Totals {
       for (std::size_t i = 0; i < b.size(); ++i) response_time[g].buckets[i] += b[i];
       response_time[g].sum_ns += s.target_response_time[g].sum_nanoseconds();
     }
+    for (std::size_t l = 0; l < elb_responses.size(); ++l) {
+      const ListenerCounters& lc = s.listeners[l];
+      for (std::size_t c = 0; c < kStatusClasses; ++c)
+        elb_responses[l][c] += lc.elb_responses[c].value();
+      fixed_responses[l] += lc.fixed_responses.value();
+      redirects[l] += lc.redirects.value();
+      rule_evaluations[l] += lc.rule_evaluations.value();
+      processing_time[l].add(lc.processing_time);
+    }
+    for (std::size_t g = 0; g < group_requests.size(); ++g) {
+      group_requests[g] += s.groups[g].requests.value();
+      group_connection_errors[g] += s.groups[g].connection_errors.value();
+    }
+    for (std::size_t r = 0; r < rule_requests.size() && r < s.rule_requests.size(); ++r)
+      rule_requests[r] += s.rule_requests[r].value();
+    rejected_connections += s.client_connections_rejected.value();
+    access_log_dropped += s.access_log_dropped.value();
     for (std::size_t e = 0; e < kEdgeErrorCount; ++e) edge_errors[e] += s.edge_errors[e].value();
     for (std::size_t d = 0; d < desync.size(); ++d)
       desync[d] += s.desync_classifications[d].value();
@@ -138,6 +185,34 @@ MetricFamily single_counter(std::string name, std::string help, std::uint64_t v)
   return f;
 }
 
+/// A counter family with one label over `names`.
+MetricFamily labelled_counter(std::string name, std::string help, std::string_view label_name,
+                              const std::vector<std::string>& names,
+                              const std::vector<std::uint64_t>& values) {
+  MetricFamily f = family(std::move(name), std::move(help), MetricType::Counter);
+  for (std::size_t i = 0; i < names.size(); ++i)
+    f.metric.push_back(counter(values[i], {label(label_name, names[i])}));
+  return f;
+}
+
+ClientMetric histogram(const Totals::HistogramTotals& h, std::vector<ClientMetric::Label> labels) {
+  ClientMetric m;
+  m.label = std::move(labels);
+  std::uint64_t cumulative = 0;
+  m.histogram.bucket.reserve(h.buckets.size());
+  for (std::size_t i = 0; i < h.buckets.size(); ++i) {
+    cumulative += h.buckets[i];
+    ClientMetric::Bucket b;
+    b.cumulative_count = cumulative;
+    b.upper_bound = i < Histogram::kBounds.size() ? Histogram::kBounds[i]
+                                                  : std::numeric_limits<double>::infinity();
+    m.histogram.bucket.push_back(b);
+  }
+  m.histogram.sample_count = cumulative;
+  m.histogram.sample_sum = static_cast<double>(h.sum_ns) / 1e9;
+  return m;
+}
+
 /// The Collectable handed to Prometheus: sums the shards on each Collect().
 /// Allocation happens only here, on the scraping thread.
 class ShardCollector final : public prometheus::Collectable {
@@ -147,11 +222,11 @@ class ShardCollector final : public prometheus::Collectable {
   std::vector<MetricFamily> Collect() const override {
     const auto& listeners = metrics_.listener_names();
     const auto& groups = metrics_.target_group_names();
-    Totals t(listeners.size(), groups.size());
+    Totals t(listeners.size(), groups.size(), metrics_.rule_labels().size());
     for (std::size_t w = 0; w < metrics_.workers(); ++w) t.add(metrics_.shard(w));
 
     std::vector<MetricFamily> out;
-    out.reserve(13);
+    out.reserve(24);
 
     {
       MetricFamily f =
@@ -184,26 +259,62 @@ class ShardCollector final : public prometheus::Collectable {
           family("edged_target_response_time_seconds",
                  "Time from the request sent to a target to its response head, in seconds.",
                  MetricType::Histogram);
-      for (std::size_t g = 0; g < groups.size(); ++g) {
-        ClientMetric m;
-        m.label = {label("target_group", groups[g])};
-        const auto& h = t.response_time[g];
-        std::uint64_t cumulative = 0;
-        m.histogram.bucket.reserve(h.buckets.size());
-        for (std::size_t i = 0; i < h.buckets.size(); ++i) {
-          cumulative += h.buckets[i];
-          ClientMetric::Bucket b;
-          b.cumulative_count = cumulative;
-          b.upper_bound = i < Histogram::kBounds.size() ? Histogram::kBounds[i]
-                                                        : std::numeric_limits<double>::infinity();
-          m.histogram.bucket.push_back(b);
+      for (std::size_t g = 0; g < groups.size(); ++g)
+        f.metric.push_back(histogram(t.response_time[g], {label("target_group", groups[g])}));
+      out.push_back(std::move(f));
+    }
+    {
+      MetricFamily f = family("edged_request_processing_time_seconds",
+                              "Time at the edge from a request head received to its response "
+                              "sent, in seconds.",
+                              MetricType::Histogram);
+      for (std::size_t l = 0; l < listeners.size(); ++l)
+        f.metric.push_back(histogram(t.processing_time[l], {label("listener", listeners[l])}));
+      out.push_back(std::move(f));
+    }
+    {
+      MetricFamily f = family("edged_elb_responses_total",
+                              "Responses generated by the edge itself (errors, fixed responses, "
+                              "redirects), by listener and status class.",
+                              MetricType::Counter);
+      for (std::size_t l = 0; l < listeners.size(); ++l) {
+        for (std::size_t c = 0; c < kStatusClasses; ++c) {
+          f.metric.push_back(counter(
+              t.elb_responses[l][c],
+              {label("listener", listeners[l]), label("status_class", kStatusClassNames[c])}));
         }
-        m.histogram.sample_count = cumulative;
-        m.histogram.sample_sum = static_cast<double>(h.sum_ns) / 1e9;
-        f.metric.push_back(std::move(m));
       }
       out.push_back(std::move(f));
     }
+    {
+      MetricFamily f = family("edged_rule_requests_total",
+                              "Requests matched by each listener rule (priority label; "
+                              "\"default\" for the default action).",
+                              MetricType::Counter);
+      const auto& labels = metrics_.rule_labels();
+      const auto& owner = metrics_.rule_listener();
+      for (std::size_t r = 0; r < labels.size(); ++r) {
+        f.metric.push_back(counter(t.rule_requests[r], {label("listener", listeners[owner[r]]),
+                                                        label("priority", labels[r])}));
+      }
+      out.push_back(std::move(f));
+    }
+    out.push_back(labelled_counter("edged_rule_evaluations_total",
+                                   "Listener rules evaluated to route requests.", "listener",
+                                   listeners, t.rule_evaluations));
+    out.push_back(labelled_counter("edged_fixed_responses_total",
+                                   "Requests answered by a fixed-response action.", "listener",
+                                   listeners, t.fixed_responses));
+    out.push_back(labelled_counter("edged_redirects_total",
+                                   "Requests answered by a redirect action.", "listener",
+                                   listeners, t.redirects));
+    out.push_back(labelled_counter("edged_target_group_requests_total",
+                                   "Requests routed to a target group.", "target_group", groups,
+                                   t.group_requests));
+    out.push_back(labelled_counter("edged_target_connection_errors_total",
+                                   "Connections to targets that could not be established "
+                                   "(refused, unreachable or timed out).",
+                                   "target_group", groups, t.group_connection_errors));
     {
       MetricFamily f = family("edged_edge_errors_total",
                               "Responses generated by the edge itself, by HTTP status and reason.",
@@ -234,6 +345,19 @@ class ShardCollector final : public prometheus::Collectable {
     }
     out.push_back(single_counter("edged_client_connections_total", "Client connections accepted.",
                                  t.client_connections));
+    out.push_back(single_counter("edged_rejected_client_connections_total",
+                                 "Client connections that could not be accepted.",
+                                 t.rejected_connections));
+    {
+      MetricFamily f = family("edged_access_log_lines_total",
+                              "Access-log lines written, or dropped because the writer's queue "
+                              "was full.",
+                              MetricType::Counter);
+      f.metric.push_back(counter(metrics_.access_log_written().value(),
+                                 {label("result", "written")}));
+      f.metric.push_back(counter(t.access_log_dropped, {label("result", "dropped")}));
+      out.push_back(std::move(f));
+    }
     {
       MetricFamily f = family("edged_upstream_connections_total",
                               "Connections to targets: opened anew or reused from the pool.",
@@ -290,13 +414,25 @@ class ShardCollector final : public prometheus::Collectable {
 }  // namespace
 
 Metrics::Metrics(std::vector<std::string> listener_names,
-                 std::vector<std::string> target_group_names, std::size_t workers)
+                 std::vector<std::string> target_group_names, std::size_t workers,
+                 std::vector<std::vector<int>> rule_priorities)
     : listener_names_(std::move(listener_names)),
       target_group_names_(std::move(target_group_names)) {
+  for (std::size_t l = 0; l < listener_names_.size(); ++l) {
+    rule_base_.push_back(rule_labels_.size());
+    if (l < rule_priorities.size()) {
+      for (int p : rule_priorities[l]) {
+        rule_labels_.push_back(std::to_string(p));
+        rule_listener_.push_back(l);
+      }
+    }
+    rule_labels_.push_back("default");
+    rule_listener_.push_back(l);
+  }
   shards_.reserve(workers);
   for (std::size_t w = 0; w < workers; ++w) {
-    shards_.push_back(
-        std::make_unique<WorkerShard>(listener_names_.size(), target_group_names_.size()));
+    shards_.push_back(std::make_unique<WorkerShard>(
+        listener_names_.size(), target_group_names_.size(), rule_labels_.size()));
   }
   collectable_ = std::make_shared<ShardCollector>(*this);
 }

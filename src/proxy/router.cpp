@@ -411,11 +411,15 @@ Router& Router::operator=(Router&&) noexcept = default;
 std::size_t Router::rule_count() const { return rules_.size(); }
 
 RouteResult Router::route(const RequestView& request) const {
-  for (const Rule& rule : rules_) {
-    if (rule.matches(request)) return {rule.priority, &actions_[rule.action]};
+  const auto n = static_cast<std::uint32_t>(rules_.size());
+  for (std::uint32_t i = 0; i < n; ++i) {
+    const Rule& rule = rules_[i];
+    if (rule.matches(request)) return {rule.priority, &actions_[rule.action], i, i + 1};
   }
-  return {0, &actions_.back()};
+  return {0, &actions_.back(), n, n};
 }
+
+int Router::rule_priority(std::size_t i) const { return rules_.at(i).priority; }
 
 const ForwardTarget* RouteAction::pick_forward(std::uint64_t random) const {
   if (forward_weight_total == 0) return nullptr;

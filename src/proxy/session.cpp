@@ -41,6 +41,7 @@
 #include "edge/http/hop_by_hop.hpp"
 #include "edge/http/message_parser.hpp"
 #include "edge/http/request_validator.hpp"
+#include "edge/log/access_log.hpp"
 #include "edge/proxy/hooks.hpp"
 #include "edge/proxy/request_ctx.hpp"
 #include "edge/proxy/router.hpp"
@@ -185,6 +186,12 @@ struct ConnectionOptions {
     return false;
   }
 };
+
+/// Any string view type (std or Beast's) as a std::string_view.
+template <class View>
+std::string_view as_view(const View& v) {
+  return {v.data(), v.size()};
+}
 
 std::string_view reason_phrase(int status) {
   auto r = bhttp::obsolete_reason(static_cast<bhttp::status>(status));
@@ -397,26 +404,36 @@ class Session {
     if (auto* hooks = w_.state().hooks.get()) {
       hooks->on_request(ctx_);
       if (ctx_.local_status != 0) {
+        ctx_.action = ActionTaken::hook_response;
         co_await respond_locally(ctx_.local_status, ctx_.local_content_type, ctx_.local_body, {});
         co_return;
       }
     }
     view_ = make_request_view(head_, ctx_.client.address());
     const RouteResult r = listener_.router->route(view_);
-    matched_priority_ = r.priority;
+    matched_priority_ = ctx_.matched_rule_priority = r.priority;
+    auto& shard = w_.shard();
+    auto& lc = shard.listeners[listener_.index];
+    lc.rule_evaluations.inc(r.evaluated);
+    shard.rule_requests[listener_.rule_slot_base + r.rule].inc();
     const RouteAction& action = *r.action;
     switch (action.kind) {
       case RouteAction::Kind::fixed_response: {
+        ctx_.action = ActionTaken::fixed_response;
+        lc.fixed_responses.inc();
         const auto& f = action.fixed_response;
         co_await respond_locally(f.status, f.content_type, f.body, {});
         co_return;
       }
       case RouteAction::Kind::redirect: {
-        std::string location = expand_redirect(action.redirect, view_, tls_ ? "HTTPS" : "HTTP", listener_.port);
-        co_await respond_locally(action.redirect.status, "text/html", {}, location);
+        ctx_.action = ActionTaken::redirect;
+        lc.redirects.inc();
+        ctx_.redirect_url = expand_redirect(action.redirect, view_, tls_ ? "HTTPS" : "HTTP", listener_.port);
+        co_await respond_locally(action.redirect.status, "text/html", {}, ctx_.redirect_url);
         co_return;
       }
       case RouteAction::Kind::forward:
+        ctx_.action = ActionTaken::forward;
         break;
     }
     const ForwardTarget* fwd = action.pick_forward(w_.random());
@@ -424,6 +441,7 @@ class Session {
       co_await send_error(EdgeError::no_target);
       co_return;
     }
+    shard.groups[fwd->index].requests.inc();
     co_await forward(w_.state().groups[fwd->index]);
   }
 
@@ -461,6 +479,8 @@ class Session {
           deadline_.disarm();
           w_.shard().desync_classifications[static_cast<std::size_t>(http::DesyncClass::severe)]
               .inc();
+          ctx_.classification = static_cast<std::uint8_t>(http::DesyncClass::severe);
+          ctx_.classification_reason = "unparseable_head";
           co_await send_error(ec == bhttp::error::header_limit ? EdgeError::header_too_large
                                                                : EdgeError::bad_request);
           co_return HeadRead::answered;
@@ -502,6 +522,8 @@ class Session {
     auto& p = *req_;
     auto verdict = http::classify_request_head(raw_head_, cfg_.limits.max_header_line_bytes);
     w_.shard().desync_classifications[static_cast<std::size_t>(verdict.cls)].inc();
+    ctx_.classification = static_cast<std::uint8_t>(verdict.cls);
+    ctx_.classification_reason = verdict.reason;
     in_.consume(raw_head_.size());
     raw_head_ = {};
     if (verdict.line_too_long) return EdgeError::header_too_large;
@@ -573,6 +595,7 @@ class Session {
   Task<void> send_error(EdgeError e) {
     ctx_.error = e;
     w_.shard().edge_errors[static_cast<std::size_t>(e)].inc();
+    record_recent_error(e);
     int status = status_of(e);
     // Client errors close the connection; gateway errors keep it when the
     // request body was fully read (or there was none).
@@ -617,7 +640,10 @@ class Session {
   /// whoever received it can read the counters).
   void finish_response_head(int status) {
     ctx_.status = status;
-    w_.shard().listener_requests[listener_.index][metrics::status_class_index(status)].inc();
+    auto& shard = w_.shard();
+    const std::size_t sc = metrics::status_class_index(status);
+    shard.listener_requests[listener_.index][sc].inc();
+    if (ctx_.target_status == 0) shard.listeners[listener_.index].elb_responses[sc].inc();
     if (w_.draining() || close_after_) keep_alive_ = false;
     unsigned version = req_ && req_->is_header_done() ? req_->get().version() : 11;
     if (!keep_alive_) {
@@ -676,9 +702,11 @@ class Session {
       } else {
         EdgeError err = co_await acquire(group, *target, conn);
         if (err != EdgeError::none) {
+          w_.shard().groups[group.group->index()].connection_errors.inc();
           last_error = err;
           tried.add(target->index);
           guard.release();
+          ctx_.failed_target = target;
           ctx_.target = nullptr;
           if (connect_retries_left-- > 0) {
             w_.shard().upstream_retries.inc();
@@ -1465,10 +1493,60 @@ class Session {
   void finish_request() {
     if (!request_active_ && ctx_.status == 0) return;
     ctx_.end = SteadyClock::now();
+    if (ctx_.status != 0)
+      w_.shard().listeners[listener_.index].processing_time.observe(ctx_.end - ctx_.start);
     if (auto* hooks = w_.state().hooks.get()) hooks->on_log(ctx_);
+    if (auto* log = w_.state().access_log) log_access(log->ring(w_.index()));
     request_active_ = false;
     w_.relay_buffers().release(relay_);
     relay_ = nullptr;
+  }
+
+  /// For the status page: errors only, never on a request's fast path.
+  void record_recent_error(EdgeError e) {
+    std::string_view method, path;
+    if (req_ && req_->is_header_done()) {
+      const auto& m = req_->get();
+      method = as_view(m.method_string());
+      path = as_view(m.target());
+      path = path.substr(0, path.find('?'));  // the query may carry secrets
+    }
+    const upstream::Target* t = ctx_.target ? ctx_.target : ctx_.failed_target;
+    w_.shard().recent_errors.record(e, listener_.index, t ? std::string_view(t->id) : "", method,
+                                    path);
+  }
+
+  /// Fills this request's access-log record in place in the worker's ring
+  /// (dropped and counted when the ring is full: the worker never waits).
+  void log_access(log::AccessLogRing& ring) {
+    log::AccessRecord* rec = ring.try_claim();
+    if (!rec) {
+      w_.shard().access_log_dropped.inc();
+      return;
+    }
+    log::RequestLine line;
+    if (req_ && req_->is_header_done()) {
+      const auto& m = req_->get();
+      auto value = [&m](field f) {
+        auto it = m.find(f);
+        return it == m.end() ? std::string_view() : as_view(it->value());
+      };
+      line.method = as_view(m.method_string());
+      line.target = as_view(m.target());
+      line.host = value(field::host);
+      line.user_agent = value(field::user_agent);
+      line.version = m.version();
+    }
+    if (tls_ && handshake_done_) {
+      SSL* ssl = tls_->native_handle();
+      line.https = true;
+      line.ssl_cipher = SSL_get_cipher_name(ssl);
+      line.ssl_protocol = SSL_get_version(ssl);
+      if (const char* sni = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name)) line.domain_name = sni;
+    }
+    log::fill_record(*rec, ctx_, line, listener_.index, listener_.port,
+                     std::chrono::system_clock::now());
+    ring.publish();
   }
 
   server::Worker& w_;

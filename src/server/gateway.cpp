@@ -7,9 +7,11 @@
 #include <thread>
 
 #include "edge/config/loader.hpp"
+#include "edge/log/access_log.hpp"
 #include "edge/metrics/metrics.hpp"
 #include "edge/proxy/router.hpp"
 #include "edge/server/admin_server.hpp"
+#include "edge/server/status_page.hpp"
 #include "edge/server/worker.hpp"
 #include "edge/tls/client_context.hpp"
 #include "edge/tls/server_context.hpp"
@@ -21,6 +23,8 @@ struct Gateway::Impl {
   GatewayOptions options;
   SharedState state;
   std::unique_ptr<metrics::Metrics> metrics;
+  // Destroyed after the workers (declared before them): it writes what they queued.
+  std::unique_ptr<log::AccessLog> access_log;
   std::vector<std::unique_ptr<Worker>> workers;
   std::vector<std::thread> threads;
   std::unique_ptr<AdminServer> admin;
@@ -81,6 +85,7 @@ Gateway::Gateway(config::Config cfg, std::shared_ptr<proxy::ProxyHooks> hooks,
   std::vector<std::string> listener_names;
   std::vector<metrics::CertificateExpiry> certificates;
   impl_->ticket_keys.resize(st.config.listeners.size());
+  std::vector<std::vector<int>> rule_priorities;
   for (std::size_t i = 0; i < st.config.listeners.size(); ++i) {
     const auto& lc = st.config.listeners[i];
     ListenerRuntime lr;
@@ -107,13 +112,30 @@ Gateway::Gateway(config::Config cfg, std::shared_ptr<proxy::ProxyHooks> hooks,
     lr.config = &lc;
     lr.index = i;
     lr.router = std::make_shared<const proxy::Router>(lc, group_names);
+    auto& prios = rule_priorities.emplace_back();
+    for (std::size_t r = 0; r < lr.router->rule_count(); ++r)
+      prios.push_back(lr.router->rule_priority(r));
     st.listeners.push_back(std::move(lr));
     listener_names.push_back(lc.name);
   }
-  impl_->metrics = std::make_unique<metrics::Metrics>(listener_names, group_names,
-                                                      st.config.effective_workers());
+  impl_->metrics = std::make_unique<metrics::Metrics>(
+      listener_names, group_names, st.config.effective_workers(), std::move(rule_priorities));
   impl_->metrics->set_certificates(std::move(certificates));
+  for (auto& lr : st.listeners) lr.rule_slot_base = impl_->metrics->rule_slot_base(lr.index);
   st.metrics = impl_->metrics.get();
+
+  if (st.config.access_log.path != "off") {
+    std::shared_ptr<log::AccessLogSink> sink = options.access_log_sink;
+    if (!sink) sink = log::make_sink(st.config.access_log.path);
+    log::AccessLogOptions lo;
+    lo.format = st.config.access_log.format;
+    lo.ring_records = options.access_log_ring_records;
+    lo.written_metric = &impl_->metrics->access_log_written();
+    impl_->access_log = std::make_unique<log::AccessLog>(
+        std::move(sink), log::AccessLogNames{listener_names, group_names},
+        st.config.effective_workers(), lo);
+    st.access_log = impl_->access_log.get();
+  }
 }
 
 Gateway::~Gateway() {
@@ -146,6 +168,7 @@ void Gateway::start() {
                                    : AdminResponse::text(200, "ok\n");
     });
     add_metrics_routes(*im.admin, *im.metrics);
+    add_status_routes(*im.admin, st, *im.metrics);
     im.admin->start();
   }
   im.started = true;
@@ -255,6 +278,12 @@ std::uint16_t Gateway::listener_port(std::size_t i) const { return impl_->ports.
 std::uint16_t Gateway::admin_port() const { return impl_->admin ? impl_->admin->port() : 0; }
 
 metrics::Metrics& Gateway::metrics() { return *impl_->metrics; }
+
+log::AccessLog* Gateway::access_log() { return impl_->access_log.get(); }
+
+void Gateway::reopen_logs() {
+  if (impl_->access_log) impl_->access_log->reopen();
+}
 
 const config::Config& Gateway::config() const { return impl_->state.config; }
 

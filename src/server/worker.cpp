@@ -97,6 +97,7 @@ Task<void> Worker::accept_loop(Worker* self, std::size_t listener) {
     if (ec) {
       if (ec == asio::error::operation_aborted || !acc.is_open()) co_return;
       // EMFILE and friends: back off a little instead of spinning.
+      self->shard_.client_connections_rejected.inc();
       Timer t(self->ioc_->get_executor());
       t.expires_after(std::chrono::milliseconds(50));
       co_await t.async_wait(kUseTuple);

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "edge/core/error.hpp"
+#include "edge/metrics/recent_errors.hpp"
 
 namespace prometheus {
 class Collectable;
@@ -162,8 +163,29 @@ inline std::size_t status_class_index(int status) {
 /// load+store), read by the scraper. Aligned and with cache-line-padded arrays so
 /// no two workers ever write to the same cache line. Sized once at construction:
 /// the worker never allocates.
+/// Per-listener counters of one worker.
+struct ListenerCounters {
+  /// Responses the edge generated itself (errors, fixed responses, redirects,
+  /// hook answers), by status class: ALB's HTTPCode_ELB_{3,4,5}XX_Count.
+  std::array<Counter, kStatusClasses> elb_responses{};
+  Counter fixed_responses;
+  Counter redirects;
+  /// Listener rules evaluated (ALB RuleEvaluations).
+  Counter rule_evaluations;
+  /// Request head received → response complete.
+  Histogram processing_time;
+};
+
+/// Per-target-group counters of one worker.
+struct GroupCounters {
+  Counter requests;           // requests routed to the group
+  Counter connection_errors;  // connects to its targets that failed or timed out
+};
+
 struct alignas(kCacheLine) WorkerShard {
-  WorkerShard(std::size_t listeners, std::size_t target_groups);
+  /// `rule_slots`: one counter per listener rule and default action (see
+  /// Metrics::rule_slot_base); at least one per listener.
+  WorkerShard(std::size_t listeners, std::size_t target_groups, std::size_t rule_slots = 0);
 
   /// Responses sent to clients, by listener and status class.
   ShardVector<std::array<Counter, kStatusClasses>> listener_requests;
@@ -175,9 +197,15 @@ struct alignas(kCacheLine) WorkerShard {
   std::array<Counter, kEdgeErrorCount> edge_errors{};
   /// Requests classified by the desync mitigation (index = DesyncClass).
   std::array<Counter, 4> desync_classifications{};
+  ShardVector<ListenerCounters> listeners;
+  ShardVector<GroupCounters> groups;
+  /// Requests matched per rule (index = ListenerRuntime::rule_slot_base + RouteResult::rule).
+  ShardVector<Counter> rule_requests;
 
   Gauge active_client_connections;
   Counter client_connections_accepted;
+  Counter client_connections_rejected;  // accept failed (e.g. out of file descriptors)
+  Counter access_log_dropped;           // records dropped: the writer's queue was full
   Counter upstream_connections_opened;
   Counter upstream_connections_reused;
   Counter upstream_retries;
@@ -188,6 +216,8 @@ struct alignas(kCacheLine) WorkerShard {
   ShardVector<Counter> tls_handshakes;
   /// Client TLS negotiation failures by reason.
   std::array<Counter, kTlsErrorCount> tls_errors{};
+  /// Latest edge errors for the status page (locked; touched on errors only).
+  RecentErrors recent_errors;
 };
 
 /// Slot of a completed handshake in WorkerShard::tls_handshakes.
@@ -200,8 +230,11 @@ std::size_t tls_handshake_index(std::size_t protocol, std::size_t cipher, bool r
 /// Thread: shard(i) is used by worker i; collectable()/serialize() by any thread.
 class Metrics {
  public:
+  /// `rule_priorities[l]`: priorities of listener l's rules in evaluation order
+  /// (each gets a `priority` label value; the default action is "default").
+  /// Missing entries mean a listener with its default action only.
   Metrics(std::vector<std::string> listener_names, std::vector<std::string> target_group_names,
-          std::size_t workers);
+          std::size_t workers, std::vector<std::vector<int>> rule_priorities = {});
   ~Metrics();
   Metrics(const Metrics&) = delete;
   Metrics& operator=(const Metrics&) = delete;
@@ -211,6 +244,16 @@ class Metrics {
   std::size_t workers() const { return shards_.size(); }
   const std::vector<std::string>& listener_names() const { return listener_names_; }
   const std::vector<std::string>& target_group_names() const { return target_group_names_; }
+  /// First rule_requests slot of listener l; its default action is at
+  /// rule_slot_base(l) + rule count.
+  std::size_t rule_slot_base(std::size_t listener) const { return rule_base_[listener]; }
+  /// `priority` label of each rule slot ("10", ..., "default").
+  const std::vector<std::string>& rule_labels() const { return rule_labels_; }
+  /// Listener index of each rule slot.
+  const std::vector<std::size_t>& rule_listener() const { return rule_listener_; }
+  /// Access-log lines written (by the writer thread).
+  Counter& access_log_written() { return access_log_written_; }
+  const Counter& access_log_written() const { return access_log_written_; }
 
   /// Certificates served, for edged_tls_certificate_expiry_timestamp_seconds
   /// (replaced on a certificate reload, while scrapes may run).
@@ -231,6 +274,10 @@ class Metrics {
  private:
   std::vector<std::string> listener_names_;
   std::vector<std::string> target_group_names_;
+  std::vector<std::size_t> rule_base_;
+  std::vector<std::string> rule_labels_;
+  std::vector<std::size_t> rule_listener_;
+  Counter access_log_written_;
   std::vector<std::unique_ptr<WorkerShard>> shards_;
   mutable std::mutex certificates_mu_;
   std::vector<CertificateExpiry> certificates_;

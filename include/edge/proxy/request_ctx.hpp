@@ -45,6 +45,9 @@ struct HeaderEdits {
   bool empty() const { return add.empty() && remove.empty(); }
 };
 
+/// What the edge did with a request (ALB `actions_executed`).
+enum class ActionTaken : std::uint8_t { none, forward, fixed_response, redirect, hook_response };
+
 struct RequestCtx {
   using Clock = std::chrono::steady_clock;
 
@@ -57,6 +60,7 @@ struct RequestCtx {
   // Routing outcome.
   const upstream::TargetGroup* target_group = nullptr;
   upstream::Target* target = nullptr;
+  const upstream::Target* failed_target = nullptr;  // last one that could not be reached
   int attempts = 0;
 
   // Edits hooks request on the messages the edge sends.
@@ -79,6 +83,12 @@ struct RequestCtx {
   Clock::time_point target_responded{}; // response head received
   Clock::time_point end{};
   std::string trace_id;
+  // Routing and classification outcome (access log, status page).
+  int matched_rule_priority = -1;          // 0 = default action, -1 = not routed
+  ActionTaken action = ActionTaken::none;
+  std::string redirect_url;                // redirects only
+  std::uint8_t classification = 0;         // http::DesyncClass
+  std::string_view classification_reason;  // static text; empty when compliant
 
   void respond(int status_code, std::string body, std::string content_type = "text/plain") {
     local_status = status_code;
@@ -90,6 +100,7 @@ struct RequestCtx {
     request = nullptr;
     target_group = nullptr;
     target = nullptr;
+    failed_target = nullptr;
     attempts = 0;
     upstream_request_edits.clear();
     response_edits.clear();
@@ -99,6 +110,12 @@ struct RequestCtx {
     error = EdgeError::none;
     received_bytes = sent_bytes = 0;
     trace_id.clear();
+    target_sent = target_responded = end = Clock::time_point{};
+    matched_rule_priority = -1;
+    action = ActionTaken::none;
+    redirect_url.clear();
+    classification = 0;
+    classification_reason = {};
   }
 };
 

@@ -63,6 +63,9 @@ struct RouteAction {
 struct RouteResult {
   int priority = 0;                     // matched rule priority; 0 = default action
   const RouteAction* action = nullptr;  // owned by the Router, never null
+  /// Index of the matched rule in evaluation order; rule_count() for the default action.
+  std::uint32_t rule = 0;
+  std::uint32_t evaluated = 0;  // rules whose conditions were evaluated
 };
 
 class Router {
@@ -84,6 +87,8 @@ class Router {
 
   const std::string& listener() const { return listener_; }
   std::size_t rule_count() const;
+  /// Priority of rule `i` in evaluation order (i < rule_count()).
+  int rule_priority(std::size_t i) const;
   const RouteAction& default_action() const { return actions_.back(); }
 
  private:

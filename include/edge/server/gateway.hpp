@@ -15,6 +15,10 @@
 namespace edge::metrics {
 class Metrics;
 }
+namespace edge::log {
+class AccessLog;
+class AccessLogSink;
+}  // namespace edge::log
 
 namespace edge::server {
 
@@ -22,6 +26,11 @@ struct GatewayOptions {
   /// true: start() creates one thread per worker. false: the caller runs each
   /// worker with run_worker(i) on a thread of its own.
   bool own_threads = true;
+  /// Where access-log lines go instead of `access_log.path` (embedding, tests).
+  /// Ignored when the path is `off`.
+  std::shared_ptr<log::AccessLogSink> access_log_sink;
+  /// Access-log records queued per worker before new ones are dropped.
+  std::size_t access_log_ring_records = 1024;  // about 1.2 KiB each
 };
 
 class Gateway {
@@ -58,6 +67,11 @@ class Gateway {
   /// Bound port of the admin listener (0 when disabled).
   std::uint16_t admin_port() const;
   metrics::Metrics& metrics();
+  /// The access log (nullptr when `access_log.path` is off).
+  log::AccessLog* access_log();
+  /// Thread-safe: the access-log file is reopened before the next write
+  /// (log rotation; edged calls it on SIGUSR1).
+  void reopen_logs();
   const config::Config& config() const;
 
  private:

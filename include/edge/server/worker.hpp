@@ -32,6 +32,9 @@ namespace edge::tls {
 class ClientContext;
 class ServerContext;
 }  // namespace edge::tls
+namespace edge::log {
+class AccessLog;
+}
 
 namespace edge::server {
 
@@ -45,6 +48,7 @@ struct ListenerRuntime {
   /// HTTPS: one TLS context per worker (index = worker), sharing certificates
   /// and session-ticket keys; empty for HTTP.
   std::vector<std::shared_ptr<tls::ServerContext>> tls;
+  std::size_t rule_slot_base = 0;  // first of its WorkerShard::rule_requests slots
 };
 
 /// A target group as the data plane sees it (shared, immutable while serving).
@@ -64,6 +68,7 @@ struct SharedState {
   std::size_t pool_slots = 0;
   std::shared_ptr<proxy::ProxyHooks> hooks;
   metrics::Metrics* metrics = nullptr;
+  log::AccessLog* access_log = nullptr;  // nullptr: access_log.path is off
 };
 
 
