@@ -612,7 +612,12 @@ class Reader {
             });
           }},
          {"default_action",
-          [&](const Node& v, const std::string& p) { action(v, p, l.default_action); }, true}});
+          [&](const Node& v, const std::string& p) { action(v, p, l.default_action); }, true},
+         {"upgrade_protocols",
+          [&](const Node& v, const std::string& p) {
+            l.upgrade_protocols.clear();
+            strings(v, p, l.upgrade_protocols);
+          }}});
   }
 
   void target(const Node& n, const std::string& path, TargetConfig& t) {
@@ -817,7 +822,9 @@ void Reader::root(const Node& n, Config& c) {
                 [&](const Node& x, const std::string& xp) {
                   duration(x, xp, t.upstream_response);
                 }},
-               {"drain", [&](const Node& x, const std::string& xp) { duration(x, xp, t.drain); }}});
+               {"drain", [&](const Node& x, const std::string& xp) { duration(x, xp, t.drain); }},
+               {"websocket_idle",
+                [&](const Node& x, const std::string& xp) { duration(x, xp, t.websocket_idle); }}});
         }},
        {"relay_buffer",
         [&](const Node& v, const std::string& p) { size(v, p, c.relay_buffer_bytes); }},

@@ -8,7 +8,10 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <array>
+#include <cctype>
+#include <cstring>
 #include <cstdint>
 #include <map>
 #include <set>
@@ -238,6 +241,7 @@ class Validator {
     positive("timeouts.upstream_connect", c_.timeouts.upstream_connect, day);
     positive("timeouts.upstream_response", c_.timeouts.upstream_response, day);
     range("timeouts.drain", c_.timeouts.drain, Duration::zero(), seconds(3600));
+    positive("timeouts.websocket_idle", c_.timeouts.websocket_idle, day);
     size_range("relay_buffer", c_.relay_buffer_bytes, 4 * kKiB, kMiB);
     if (c_.cache.memory != 0) {
       size_range("cache.max_object_size", c_.cache.max_object_size, 1, c_.cache.memory);
@@ -246,6 +250,17 @@ class Validator {
 
   void listener(const ListenerConfig& l, const std::string& path) {
     name(path + ".name", l.name);
+    for (std::size_t j = 0; j < l.upgrade_protocols.size(); ++j) {
+      const std::string& p = l.upgrade_protocols[j];
+      const bool token = !p.empty() && p.size() <= 64 && std::all_of(p.begin(), p.end(), [](char ch) {
+        return std::isalnum(static_cast<unsigned char>(ch)) ||
+               (ch != '\0' && std::strchr("!#$%&'*+-.^_`|~", ch) != nullptr);
+      });
+      if (!token) {
+        err(path + ".upgrade_protocols[" + std::to_string(j) + "]",
+            "invalid protocol name " + in_quotes(p) + " (an HTTP token such as websocket or h2c)");
+      }
+    }
     for (std::size_t j = 0; j < c_.listeners.size() && &c_.listeners[j] != &l; ++j) {
       if (!l.name.empty() && c_.listeners[j].name == l.name) {
         err(path + ".name", "duplicate listener name " + in_quotes(l.name));

@@ -73,6 +73,9 @@ struct Totals {
   std::uint64_t upstream_retries = 0;
   std::uint64_t bytes_received = 0;
   std::uint64_t bytes_sent = 0;
+  std::array<std::int64_t, kUpgradeProtocolNames.size()> active_upgraded{};
+  std::array<std::uint64_t, kUpgradeProtocolNames.size()> upgrades{};
+  std::uint64_t upgrades_declined = 0;
 
   void add(const WorkerShard& s) {
     for (std::size_t l = 0; l < listener_requests.size(); ++l) {
@@ -98,6 +101,11 @@ struct Totals {
     upstream_retries += s.upstream_retries.value();
     bytes_received += s.bytes_received.value();
     bytes_sent += s.bytes_sent.value();
+    for (std::size_t i = 0; i < upgrades.size(); ++i) {
+      active_upgraded[i] += s.active_upgraded_connections[i].value();
+      upgrades[i] += s.upgrades[i].value();
+    }
+    upgrades_declined += s.upgrades_declined.value();
   }
 };
 
@@ -139,7 +147,7 @@ class ShardCollector final : public prometheus::Collectable {
     for (std::size_t w = 0; w < metrics_.workers(); ++w) t.add(metrics_.shard(w));
 
     std::vector<MetricFamily> out;
-    out.reserve(13);
+    out.reserve(16);
 
     {
       MetricFamily f =
@@ -235,6 +243,30 @@ class ShardCollector final : public prometheus::Collectable {
     out.push_back(single_counter("edged_received_bytes_total", "Bytes received from clients.",
                                  t.bytes_received));
     out.push_back(single_counter("edged_sent_bytes_total", "Bytes sent to clients.", t.bytes_sent));
+    {
+      MetricFamily f = family("edged_active_upgraded_connections",
+                              "Upgraded connections (WebSocket or other) currently relayed.",
+                              MetricType::Gauge);
+      for (std::size_t i = 0; i < kUpgradeProtocolNames.size(); ++i) {
+        ClientMetric m;
+        m.label = {label("protocol", kUpgradeProtocolNames[i])};
+        m.gauge.value = static_cast<double>(t.active_upgraded[i]);
+        f.metric.push_back(std::move(m));
+      }
+      out.push_back(std::move(f));
+    }
+    {
+      MetricFamily f = family("edged_upgrades_total",
+                              "Connections upgraded after a target's 101 Switching Protocols.",
+                              MetricType::Counter);
+      for (std::size_t i = 0; i < kUpgradeProtocolNames.size(); ++i)
+        f.metric.push_back(counter(t.upgrades[i], {label("protocol", kUpgradeProtocolNames[i])}));
+      out.push_back(std::move(f));
+    }
+    out.push_back(single_counter(
+        "edged_upgrades_declined_total",
+        "Upgrade requests forwarded as plain HTTP (protocol not allowed, not a bodiless GET).",
+        t.upgrades_declined));
     return out;
   }
 

@@ -39,6 +39,7 @@
 #include "edge/proxy/hooks.hpp"
 #include "edge/proxy/request_ctx.hpp"
 #include "edge/proxy/router.hpp"
+#include "edge/proxy/tunnel.hpp"
 #include "edge/server/worker.hpp"
 #include "edge/upstream/target.hpp"
 
@@ -273,6 +274,7 @@ class Session {
     request_body_sent_ = 0;
     body_streamed_ = false;
     request_active_ = false;
+    upgrade_ = {};
   }
 
   Task<void> handle_request() {
@@ -426,7 +428,20 @@ class Session {
     }
     const std::uint64_t max_body = cfg_.limits.max_body_bytes;
     if (max_body != 0 && !req_chunked_ && req_length_ > max_body) return EdgeError::body_too_large;
+    if (p.upgrade()) [[unlikely]] check_upgrade();
     return EdgeError::none;
+  }
+
+  /// `Connection: upgrade`: forwarded as an upgrade when allowed (tunnel.hpp).
+  void check_upgrade() {
+    const auto& msg = req_->get();
+    auto u = msg.find(field::upgrade);
+    if (u == msg.end()) return;
+    auto v = u->value();
+    upgrade_ = classify_upgrade(head_.method(), msg.version(), req_chunked_ || req_length_ > 0,
+                                std::string_view(v.data(), v.size()),
+                                listener_.config->upgrade_protocols);
+    if (upgrade_.kind == UpgradeKind::none) w_.shard().upgrades_declined.inc();
   }
 
   // ------------------------------------------------------- respond_locally
@@ -587,6 +602,10 @@ class Session {
       ResponseHead rh = ResponseHead::failed;
       if (sent == Step::ok) rh = co_await read_response_head(*conn);
       if (sent == Step::ok && rh == ResponseHead::ok) {
+        if (ctx_.target_status == 101) [[unlikely]] {
+          co_await tunnel(*conn);  // `guard` keeps it one outstanding request meanwhile
+          co_return;
+        }
         co_await relay_response(*conn, tg, slot);
         co_return;
       }
@@ -612,6 +631,29 @@ class Session {
   }
 
   bool request_replayable() const { return request_body_done_ && !body_streamed_; }
+
+  // ---------------------------------------------------------------- tunnel
+  /// The target switched protocols: 101 to the client, then bytes both ways
+  /// until either side closes. The upstream connection is never pooled again.
+  Task<void> tunnel(upstream::UpstreamConn& conn) {
+    keep_alive_ = false;
+    auto& shard = w_.shard();
+    const std::size_t kind = upgrade_.kind == UpgradeKind::websocket ? 0 : 1;
+    build_switching_protocols_head(out_, res_->get(), w_.date().value());
+    ctx_.status = 101;
+    shard.listener_requests[listener_.index][0].inc();
+    shard.upgrades[kind].inc();
+    shard.active_upgraded_connections[kind].add(1);
+    TunnelResult r = co_await run_tunnel(sock_, in_, conn.socket, conn.buffer, out_,
+                                         w_.relay_buffers(), w_.deadlines(),
+                                         cfg_.timeouts.websocket_idle);
+    shard.active_upgraded_connections[kind].add(-1);
+    ctx_.sent_bytes += r.to_client;
+    ctx_.received_bytes += r.to_target;
+    shard.bytes_sent.inc(r.to_client);
+    shard.bytes_received.inc(r.to_target);
+    close_upstream(conn);
+  }
 
   // ----------------------------------------------------------- pick_target
   upstream::Target* pick_target(const server::GroupRuntime& group,
@@ -932,6 +974,10 @@ class Session {
       append_uint(out_, req_length_);
       out_.append(kCrlf);
     }
+    if (upgrade_.kind != UpgradeKind::none) [[unlikely]] {
+      out_.append("Connection: Upgrade\r\n"sv);
+      append_field(out_, "Upgrade", upgrade_.protocol);
+    }
     for (const auto& [n, v] : edits.add) append_field(out_, n, v);
     out_.append(kCrlf);
   }
@@ -994,6 +1040,7 @@ class Session {
           conn.buffer.consume(n);
           int status = res_->get().result_int();
           if (status >= 100 && status < 200) {
+            if (status == 101 && upgrade_.kind != UpgradeKind::none) break;
             if (status == 101) {
               conn.deadline.disarm();
               co_return ResponseHead::bad;  // we never ask for an upgrade
@@ -1329,6 +1376,7 @@ class Session {
   upstream::UpstreamConnPtr current_conn_;
   int matched_priority_ = 0;
   RequestView view_;
+  UpgradeRequest upgrade_;  // allowed upgrade asked by the current request
 
   // per request
   bool keep_alive_ = false;

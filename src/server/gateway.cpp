@@ -178,6 +178,11 @@ std::uint16_t Gateway::admin_port() const { return impl_->admin ? impl_->admin->
 
 metrics::Metrics& Gateway::metrics() { return *impl_->metrics; }
 
+std::uint32_t Gateway::target_outstanding(std::size_t group, std::size_t target) const {
+  return impl_->state.groups.at(group).targets.at(target)->outstanding.load(
+      std::memory_order_relaxed);
+}
+
 const config::Config& Gateway::config() const { return impl_->state.config; }
 
 }  // namespace edge::server

@@ -53,6 +53,10 @@ struct Timeouts {
   Duration upstream_connect = std::chrono::seconds(10);
   Duration upstream_response = std::chrono::seconds(60);
   Duration drain = std::chrono::seconds(30);
+  /// Upgraded (WebSocket) connection with no byte either way for this long is
+  /// closed. Separate from `idle`: upgraded connections are long-lived and often
+  /// quiet between application heartbeats.
+  Duration websocket_idle = std::chrono::seconds(3600);
 };
 
 struct TlsCertificate {
@@ -131,6 +135,9 @@ struct ListenerConfig {
   TlsConfig tls;
   std::vector<Rule> rules;
   Action default_action;
+  /// `Upgrade` protocols forwarded as upgrades (case-insensitive, e.g.
+  /// websocket, h2c). Others are forwarded as plain HTTP without the upgrade.
+  std::vector<std::string> upgrade_protocols{"websocket"};
 };
 
 struct TargetConfig {

@@ -128,6 +128,10 @@ inline constexpr std::array<std::string_view, 5> kStatusClassNames{"1xx", "2xx",
 inline constexpr std::array<std::string_view, 4> kDesyncClassNames{"compliant", "acceptable",
                                                                    "ambiguous", "severe"};
 
+/// Label values of `protocol` on upgrade metrics: websocket, or any other
+/// protocol allowed by `upgrade_protocols`.
+inline constexpr std::array<std::string_view, 2> kUpgradeProtocolNames{"websocket", "other"};
+
 /// HTTP status classes, index = status / 100 - 1 (1xx..5xx).
 inline constexpr std::size_t kStatusClasses = 5;
 inline std::size_t status_class_index(int status) {
@@ -160,6 +164,12 @@ struct alignas(kCacheLine) WorkerShard {
   Counter upstream_retries;
   Counter bytes_received;  // from clients
   Counter bytes_sent;      // to clients
+
+  /// Upgraded connections (after a 101), index = kUpgradeProtocolNames.
+  std::array<Gauge, 2> active_upgraded_connections{};
+  std::array<Counter, 2> upgrades{};
+  /// Upgrade requests forwarded as plain HTTP (protocol not allowed, not a GET, ...).
+  Counter upgrades_declined;
 };
 
 /// Owns the shards of all workers and renders them for Prometheus.

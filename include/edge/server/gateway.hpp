@@ -53,6 +53,9 @@ class Gateway {
   /// Bound port of the admin listener (0 when disabled).
   std::uint16_t admin_port() const;
   metrics::Metrics& metrics();
+  /// Requests (or upgraded connections) in flight on target `target` of target
+  /// group `group` (config order), across workers: the least-outstanding signal.
+  std::uint32_t target_outstanding(std::size_t group, std::size_t target) const;
   const config::Config& config() const;
 
  private:

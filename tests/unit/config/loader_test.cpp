@@ -205,6 +205,10 @@ TEST(Loader, FullConfigMapsEveryKey) {
 
   EXPECT_EQ(c.cache.memory, kGiB);
   EXPECT_EQ(c.cache.max_object_size, 512000U);
+
+  EXPECT_EQ(c.timeouts.websocket_idle, hours(2));
+  EXPECT_EQ(c.listeners[0].upgrade_protocols, (std::vector<std::string>{"websocket", "h2c"}));
+  EXPECT_EQ(c.listeners[1].upgrade_protocols, std::vector<std::string>{"websocket"});
 }
 
 TEST(Loader, MinimalConfigGetsDefaults) {
@@ -791,6 +795,52 @@ cache: { memory: 1MiB, max_object_size: 2MiB }
 
   r = load(with("cache: { memory: 0, max_object_size: 2MiB }\n"));  // cache off
   EXPECT_TRUE(r.ok()) << dump(r);
+}
+
+TEST(Loader, UpgradeKeys) {
+  const LoadResult r = load(with("timeouts: { websocket_idle: 15m }\n"));
+  ASSERT_TRUE(r.ok()) << dump(r);
+  EXPECT_EQ(r.config.timeouts.websocket_idle, minutes(15));
+  ASSERT_EQ(r.config.listeners[0].upgrade_protocols.size(), 1u);
+  EXPECT_EQ(r.config.listeners[0].upgrade_protocols[0], "websocket");
+
+  const LoadResult two = load(R"(listeners:
+  - name: web
+    listen: :0
+    upgrade_protocols: [websocket, h2c]
+    default_action: { forward: { target_group: app } }
+target_groups: [{ name: app, targets: [127.0.0.1:5001] }]
+)");
+  ASSERT_TRUE(two.ok()) << dump(two);
+  EXPECT_EQ(two.config.listeners[0].upgrade_protocols,
+            (std::vector<std::string>{"websocket", "h2c"}));
+
+  const LoadResult none = load(R"(listeners:
+  - name: web
+    listen: :0
+    upgrade_protocols: []
+    default_action: { forward: { target_group: app } }
+target_groups: [{ name: app, targets: [127.0.0.1:5001] }]
+)");
+  ASSERT_TRUE(none.ok()) << dump(none);
+  EXPECT_TRUE(none.config.listeners[0].upgrade_protocols.empty());
+}
+
+TEST(Loader, BadUpgradeValuesNameTheirPosition) {
+  const LoadResult r = load(R"(listeners:
+  - name: web
+    listen: :0
+    upgrade_protocols: [websocket, "web socket"]
+    default_action: { forward: { target_group: app } }
+target_groups: [{ name: app, targets: [127.0.0.1:5001] }]
+timeouts: { websocket_idle: 0s }
+)");
+  ASSERT_FALSE(r.ok());
+  const ConfigError* e = find_error(r, "listeners[0].upgrade_protocols[1]");
+  ASSERT_NE(e, nullptr) << dump(r);
+  EXPECT_EQ(e->line, 4);
+  EXPECT_EQ(e->column, 36);
+  EXPECT_NE(find_error(r, "timeouts.websocket_idle"), nullptr) << dump(r);
 }
 
 }  // namespace

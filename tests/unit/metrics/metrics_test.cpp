@@ -291,6 +291,9 @@ TEST(MetricsTest, EveryFamilyHasHelpAndType) {
       {"edged_upstream_retries_total", "counter"},
       {"edged_received_bytes_total", "counter"},
       {"edged_sent_bytes_total", "counter"},
+      {"edged_active_upgraded_connections", "gauge"},
+      {"edged_upgrades_total", "counter"},
+      {"edged_upgrades_declined_total", "counter"},
   };
   EXPECT_EQ(e.type, expected);
   for (const auto& [name, type] : expected) {
