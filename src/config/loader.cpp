@@ -528,6 +528,17 @@ class Reader {
                         [&](const Node& x, const std::string& xp) { integer(x, xp, tg.weight); }}});
                 });
           }},
+         {"target_group_stickiness",
+          [&](const Node& v, const std::string& p) {
+            map(v, p,
+                {{"enabled",
+                  [&](const Node& x, const std::string& xp) {
+                    boolean(x, xp, f.stickiness.enabled);
+                  }},
+                 {"duration", [&](const Node& x, const std::string& xp) {
+                    duration(x, xp, f.stickiness.duration);
+                  }}});
+          }},
          {"cache_policy",
           [&](const Node& v, const std::string& p) { string(v, p, f.cache_policy); }},
          {"origin_request_policy",

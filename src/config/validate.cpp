@@ -382,6 +382,11 @@ class Validator {
     if (f.target_groups.empty()) {
       err(path + ".target_groups", "at least one target group is required");
     }
+    if (f.stickiness.enabled) {
+      // ALB's range for target group stickiness.
+      range(path + ".target_group_stickiness.duration", f.stickiness.duration, seconds(1),
+            seconds(7 * 86400));
+    }
     bool any_weight = false;
     std::set<std::string> seen;
     for (std::size_t i = 0; i < f.target_groups.size(); ++i) {

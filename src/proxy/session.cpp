@@ -24,6 +24,7 @@
 #include <array>
 #include <charconv>
 #include <cstring>
+#include <ctime>
 #include <optional>
 #include <string>
 
@@ -39,6 +40,7 @@
 #include "edge/proxy/hooks.hpp"
 #include "edge/proxy/request_ctx.hpp"
 #include "edge/proxy/router.hpp"
+#include "edge/proxy/stickiness.hpp"
 #include "edge/proxy/tunnel.hpp"
 #include "edge/server/worker.hpp"
 #include "edge/upstream/target.hpp"
@@ -275,6 +277,7 @@ class Session {
     body_streamed_ = false;
     request_active_ = false;
     upgrade_ = {};
+    sticky_cookies_.clear();
   }
 
   Task<void> handle_request() {
@@ -307,12 +310,25 @@ class Session {
       case RouteAction::Kind::forward:
         break;
     }
-    const ForwardTarget* fwd = action.pick_forward(w_.random());
+    const ForwardTarget* fwd =
+        action.sticky ? pick_sticky(action) : action.pick_forward(w_.random());
     if (!fwd || fwd->index >= w_.state().groups.size()) {
       co_await send_error(EdgeError::no_target);
       co_return;
     }
     co_await forward(w_.state().groups[fwd->index]);
+  }
+
+  /// Weighted forward with target-group stickiness (stickiness.hpp): the
+  /// cookie's group while valid, else a new choice announced in the response.
+  const ForwardTarget* pick_sticky(const RouteAction& action) {
+    std::string_view cookie = head_.cookie(kStickyCookie);
+    if (cookie.empty()) cookie = head_.cookie(kStickyCorsCookie);
+    const std::int64_t now = std::time(nullptr);
+    bool fresh = false;
+    const ForwardTarget* g = pick_sticky_forward(action, cookie, now, w_.random(), fresh);
+    if (g && fresh) append_sticky_cookies(sticky_cookies_, action, *g, now);
+    return g;
   }
 
   // ----------------------------------------------------- read_request_head
@@ -530,6 +546,7 @@ class Session {
   }
 
   void apply_response_edits() {
+    if (!sticky_cookies_.empty()) [[unlikely]] out_.append(sticky_cookies_);
     for (const auto& [name, value] : ctx_.response_edits.add) append_field(out_, name, value);
   }
 
@@ -1377,6 +1394,7 @@ class Session {
   int matched_priority_ = 0;
   RequestView view_;
   UpgradeRequest upgrade_;  // allowed upgrade asked by the current request
+  std::string sticky_cookies_;  // Set-Cookie lines of a new sticky group choice
 
   // per request
   bool keep_alive_ = false;

@@ -74,8 +74,16 @@ struct ForwardTargetGroup {
   std::uint32_t weight = 1;  // 0..999
 };
 
+/// ALB `forward.target_group_stickiness`: a client keeps the target group it was
+/// given (cookies AWSALBTG / AWSALBTGCORS) until `duration` has passed.
+struct TargetGroupStickiness {
+  bool enabled = false;
+  Duration duration = std::chrono::hours(1);  // 1s..7d
+};
+
 struct ForwardAction {
   std::vector<ForwardTargetGroup> target_groups;
+  TargetGroupStickiness stickiness;
   std::string cache_policy;           // empty = none
   std::string origin_request_policy;  // empty = none
 };

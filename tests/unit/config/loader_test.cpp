@@ -207,6 +207,9 @@ TEST(Loader, FullConfigMapsEveryKey) {
   EXPECT_EQ(c.cache.max_object_size, 512000U);
 
   EXPECT_EQ(c.timeouts.websocket_idle, hours(2));
+  EXPECT_TRUE(c.listeners[0].rules[0].action.forward.stickiness.enabled);
+  EXPECT_EQ(c.listeners[0].rules[0].action.forward.stickiness.duration, hours(12));
+  EXPECT_FALSE(c.listeners[0].default_action.forward.stickiness.enabled);
   EXPECT_EQ(c.listeners[0].upgrade_protocols, (std::vector<std::string>{"websocket", "h2c"}));
   EXPECT_EQ(c.listeners[1].upgrade_protocols, std::vector<std::string>{"websocket"});
 }
@@ -841,6 +844,38 @@ timeouts: { websocket_idle: 0s }
   EXPECT_EQ(e->line, 4);
   EXPECT_EQ(e->column, 36);
   EXPECT_NE(find_error(r, "timeouts.websocket_idle"), nullptr) << dump(r);
+}
+
+TEST(Loader, TargetGroupStickiness) {
+  const LoadResult r = load(R"(listeners:
+  - name: web
+    listen: :0
+    default_action:
+      forward:
+        target_groups: [{ name: app, weight: 1 }]
+        target_group_stickiness: { enabled: true, duration: 10m }
+target_groups: [{ name: app, targets: [127.0.0.1:5001] }]
+)");
+  ASSERT_TRUE(r.ok()) << dump(r);
+  const auto& f = r.config.listeners[0].default_action.forward;
+  EXPECT_TRUE(f.stickiness.enabled);
+  EXPECT_EQ(f.stickiness.duration, minutes(10));
+
+  const LoadResult bad = load(R"(listeners:
+  - name: web
+    listen: :0
+    default_action:
+      forward:
+        target_groups: [{ name: app, weight: 1 }]
+        target_group_stickiness: { enabled: true, duration: 8d }
+target_groups: [{ name: app, targets: [127.0.0.1:5001] }]
+)");
+  ASSERT_FALSE(bad.ok());
+  const ConfigError* e =
+      find_error(bad, "listeners[0].default_action.forward.target_group_stickiness.duration");
+  ASSERT_NE(e, nullptr) << dump(bad);
+  EXPECT_EQ(e->line, 7);
+  EXPECT_EQ(e->column, 61);
 }
 
 }  // namespace
