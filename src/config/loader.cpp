@@ -448,7 +448,9 @@ class Reader {
     map(n, path,
         {{"listen", [&](const Node& v, const std::string& p) { address(v, p, a.listen); }},
          {"token", [&](const Node& v, const std::string& p) { string(v, p, a.token); }},
-         {"state_file", [&](const Node& v, const std::string& p) { string(v, p, a.state_file); }}});
+         {"state_file", [&](const Node& v, const std::string& p) { string(v, p, a.state_file); }},
+         {"upgrade_socket",
+          [&](const Node& v, const std::string& p) { string(v, p, a.upgrade_socket); }}});
   }
 
   void tls(const Node& n, const std::string& path, TlsConfig& t) {

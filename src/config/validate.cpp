@@ -242,6 +242,9 @@ class Validator {
     positive("timeouts.upstream_response", c_.timeouts.upstream_response, day);
     range("timeouts.drain", c_.timeouts.drain, Duration::zero(), seconds(3600));
     positive("timeouts.websocket_idle", c_.timeouts.websocket_idle, day);
+    if (c_.admin.upgrade_socket.size() > 100) {
+      err("admin.upgrade_socket", "Unix socket path too long (at most 100 bytes)");
+    }
     size_range("relay_buffer", c_.relay_buffer_bytes, 4 * kKiB, kMiB);
     if (c_.cache.memory != 0) {
       size_range("cache.max_object_size", c_.cache.max_object_size, 1, c_.cache.memory);

@@ -248,7 +248,8 @@ class Session {
   // ---------------------------------------------------------------- serve
   Task<void> serve() {
     for (;;) {
-      if (w_.draining() || closing_) break;
+      // A connection accepted as the drain began still gets its first request answered.
+      if ((w_.draining() && ctx_.request_number > 0) || closing_) break;
       begin_request();
       HeadRead hr = co_await read_request_head();
       if (hr == HeadRead::closed) break;

@@ -34,6 +34,9 @@ struct AdminConfig {
   Address listen{"127.0.0.1", 9901};
   std::string token;
   std::string state_file;
+  /// Unix socket where a new edged (`--takeover PATH`) takes over the listening
+  /// sockets for a binary upgrade; empty = no hand-over.
+  std::string upgrade_socket;
 };
 
 struct AccessLogConfig {

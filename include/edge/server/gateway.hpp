@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -22,6 +23,13 @@ struct GatewayOptions {
   /// true: start() creates one thread per worker. false: the caller runs each
   /// worker with run_worker(i) on a thread of its own.
   bool own_threads = true;
+  /// Binary upgrade (handover.hpp): take the listening sockets of the running
+  /// edged whose `admin.upgrade_socket` is this path, instead of binding; the
+  /// old process then drains and exits. Empty: bind as usual.
+  std::string takeover_path;
+  /// Called (on the hand-over thread) once this gateway handed its sockets to
+  /// a new process and started draining; e.g. to wake a waiting main thread.
+  std::function<void()> on_handed_over;
 };
 
 class Gateway {

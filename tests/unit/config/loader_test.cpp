@@ -207,6 +207,7 @@ TEST(Loader, FullConfigMapsEveryKey) {
   EXPECT_EQ(c.cache.max_object_size, 512000U);
 
   EXPECT_EQ(c.timeouts.websocket_idle, hours(2));
+  EXPECT_EQ(c.admin.upgrade_socket, "/run/edged/upgrade.sock");
   EXPECT_TRUE(c.listeners[0].rules[0].action.forward.stickiness.enabled);
   EXPECT_EQ(c.listeners[0].rules[0].action.forward.stickiness.duration, hours(12));
   EXPECT_FALSE(c.listeners[0].default_action.forward.stickiness.enabled);
