@@ -129,6 +129,7 @@ void HandoverServer::stop() {
 }
 
 void HandoverServer::run() {
+  bool handed_over = false;
   for (;;) {
     bool stopping = false;
     if (!wait_readable(listen_fd_, stop_pipe_[0], std::chrono::milliseconds(-1), stopping) ||
@@ -149,6 +150,9 @@ void HandoverServer::run() {
     bool stop_now = false;
     ok = ok && wait_readable(c, stop_pipe_[0], std::chrono::seconds(60), stop_now) && !stop_now;
     if (ok && receive_message(c, text, ignored) && text == kDrain) {
+      // The path is the new process's from now on (it listens there once told OK).
+      ::unlink(path_.c_str());
+      handed_over = true;
       release_();
       send_message(c, kOk);
       ::close(c);
@@ -158,7 +162,7 @@ void HandoverServer::run() {
     ::close(c);  // the new process gave up: keep serving, accept another attempt
     if (stop_now) break;
   }
-  ::unlink(path_.c_str());
+  if (!handed_over) ::unlink(path_.c_str());
 }
 
 // ---------------------------------------------------------------- new side
