@@ -85,9 +85,13 @@ class PooledBuffer {
   char* data_;
 };
 
-/// One direction: `from` → `to` through `buf`, after writing `first` (if any).
+/// One direction: `from` → `to`, after writing `first` (if any). A relay
+/// buffer is taken from the worker's pool only once `from` is readable and
+/// given back after the write, so an idle tunnel (most WebSockets, most of the
+/// time) holds no buffer: memory follows the bytes in flight, not the number
+/// of open tunnels.
 Task<void> pump(Tunnel& t, Socket& from, Socket& to, std::array<asio::const_buffer, 2> first,
-                char* buf, std::size_t cap, std::uint64_t& relayed) {
+                BufferPool& pool, std::uint64_t& relayed) {
   if (first[0].size() + first[1].size() > 0) {
     t.deadline.arm(t.idle);
     auto [ec, n] = co_await asio::async_write(to, first, kUseTuple);
@@ -99,8 +103,16 @@ Task<void> pump(Tunnel& t, Socket& from, Socket& to, std::array<asio::const_buff
   }
   for (;;) {
     t.deadline.arm(t.idle);
-    auto [ec, n] = co_await from.async_read_some(asio::buffer(buf, cap), kUseTuple);
+    auto [wait_ec] = co_await from.async_wait(asio::socket_base::wait_read, kUseTuple);
     if (t.aborted) co_return;
+    if (wait_ec) {
+      t.abort();
+      co_return;
+    }
+    PooledBuffer buf(pool);
+    boost::system::error_code ec;
+    const std::size_t n = from.read_some(asio::buffer(buf.data(), pool.buffer_size()), ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) continue;
     if (ec == asio::error::eof) {
       // Half-close: pass the FIN on, keep relaying the other direction.
       boost::system::error_code ignored;
@@ -112,7 +124,7 @@ Task<void> pump(Tunnel& t, Socket& from, Socket& to, std::array<asio::const_buff
       co_return;
     }
     t.deadline.arm(t.idle);
-    auto [wec, wn] = co_await asio::async_write(to, asio::buffer(buf, n), kUseTuple);
+    auto [wec, wn] = co_await asio::async_write(to, asio::buffer(buf.data(), n), kUseTuple);
     relayed += wn;
     if (t.aborted) co_return;
     if (wec) {
@@ -180,13 +192,15 @@ Task<TunnelResult> run_tunnel(Socket& client, boost::beast::flat_buffer& from_cl
                               config::Duration idle_timeout) {
   using namespace boost::asio::experimental::awaitable_operators;
   Tunnel t(client, target, deadlines, idle_timeout);
-  PooledBuffer up(buffers), down(buffers);
-  const std::size_t cap = buffers.buffer_size();
+  // Reads are attempted only once a socket is readable (see pump).
+  boost::system::error_code ec;
+  client.non_blocking(true, ec);
+  target.non_blocking(true, ec);
   std::array<asio::const_buffer, 2> to_client{asio::buffer(head.data(), head.size()),
                                               from_target.data()};
   std::array<asio::const_buffer, 2> to_target{from_client.data(), asio::const_buffer()};
-  co_await (pump(t, client, target, to_target, up.data(), cap, t.result.to_target) &&
-            pump(t, target, client, to_client, down.data(), cap, t.result.to_client));
+  co_await (pump(t, client, target, to_target, buffers, t.result.to_target) &&
+            pump(t, target, client, to_client, buffers, t.result.to_client));
   t.deadline.disarm();
   from_client.consume(from_client.size());
   from_target.consume(from_target.size());

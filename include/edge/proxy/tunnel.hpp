@@ -5,8 +5,9 @@
 ///
 /// After the 101, edged no longer parses anything: two relay loops copy bytes
 /// (client → target and target → client), each through a fixed buffer taken
-/// from the worker's relay buffer pool, never reading while its write is
-/// pending (back-pressure). An EOF on one side is passed on as a half-close
+/// from the worker's relay buffer pool when its socket becomes readable and
+/// returned after the write (an idle tunnel holds no buffer), never reading
+/// while its write is pending (back-pressure). An EOF on one side is passed on as a half-close
 /// (shutdown of the write side of the other); an error on either side, the
 /// idle timeout or a forced stop ends both. The idle timeout is one coarse
 /// deadline (the worker's sweep), re-armed by traffic in either direction.
