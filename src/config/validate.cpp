@@ -255,10 +255,11 @@ class Validator {
     name(path + ".name", l.name);
     for (std::size_t j = 0; j < l.upgrade_protocols.size(); ++j) {
       const std::string& p = l.upgrade_protocols[j];
-      const bool token = !p.empty() && p.size() <= 64 && std::all_of(p.begin(), p.end(), [](char ch) {
+      const auto token_char = [](char ch) {
         return std::isalnum(static_cast<unsigned char>(ch)) ||
                (ch != '\0' && std::strchr("!#$%&'*+-.^_`|~", ch) != nullptr);
-      });
+      };
+      const bool token = !p.empty() && p.size() <= 64 && std::all_of(p.begin(), p.end(), token_char);
       if (!token) {
         err(path + ".upgrade_protocols[" + std::to_string(j) + "]",
             "invalid protocol name " + in_quotes(p) + " (an HTTP token such as websocket or h2c)");

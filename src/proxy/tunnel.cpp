@@ -1,7 +1,6 @@
 #include "edge/proxy/tunnel.hpp"
 
 #include <array>
-
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/write.hpp>
 

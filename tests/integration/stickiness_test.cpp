@@ -1,10 +1,11 @@
 // Weighted forward to two target groups through a real gateway: the split
 // follows the weights, and target-group stickiness (AWSALBTG cookie) keeps a
 // client on the group it was given.
+#include "edge/proxy/stickiness.hpp"
+
 #include <ctime>
 #include <map>
 
-#include "edge/proxy/stickiness.hpp"
 #include "integration/gateway_fixture.hpp"
 
 namespace edge::test {

@@ -5,9 +5,6 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 
-#include <chrono>
-#include <thread>
-
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -15,6 +12,8 @@
 #include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/websocket.hpp>
+#include <chrono>
+#include <thread>
 
 #include "integration/gateway_fixture.hpp"
 
@@ -101,7 +100,8 @@ TEST_F(WebSocketTest, EchoesTextAndBinaryFramesBothWaysThenClientCloses) {
   EXPECT_EQ(c.echo("hello", true), "hello");
   const std::string big = binary_payload(300 * 1024);  // several relay buffers
   EXPECT_EQ(c.echo(big, false), big);
-  for (int i = 0; i < 20; ++i) EXPECT_EQ(c.echo("m" + std::to_string(i), true), "m" + std::to_string(i));
+  for (int i = 0; i < 20; ++i)
+    EXPECT_EQ(c.echo("m" + std::to_string(i), true), "m" + std::to_string(i));
 
   // One outstanding request on the target for as long as the tunnel is open.
   EXPECT_EQ(outstanding(), 1u);
@@ -181,10 +181,11 @@ TEST_F(WebSocketTest, NonSwitchingAnswerIsRelayedAsANormalResponse) {
   start(base_config(1));
   auto conn = connect(port_);
   // Not under /ws: the origin ignores the upgrade and answers 200.
-  auto r = conn.request("GET", "/plain", {{"Connection", "Upgrade"},
-                                           {"Upgrade", "websocket"},
-                                           {"Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="},
-                                           {"Sec-WebSocket-Version", "13"}});
+  auto r = conn.request("GET", "/plain",
+                        {{"Connection", "Upgrade"},
+                         {"Upgrade", "websocket"},
+                         {"Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="},
+                         {"Sec-WebSocket-Version", "13"}});
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(r.body.size(), 1024u);
   EXPECT_EQ(o.last_request()->header("Upgrade"), "websocket");
@@ -198,9 +199,10 @@ TEST_F(WebSocketTest, OtherUpgradeProtocolsAreForwardedWithoutTheUpgrade) {
   auto& o = add_origin();
   start(base_config(1));
   auto conn = connect(port_);
-  auto r = conn.request("GET", "/", {{"Connection", "Upgrade, HTTP2-Settings"},
-                                      {"Upgrade", "h2c"},
-                                      {"HTTP2-Settings", "AAMAAABkAAQAoAAAAAIAAAAA"}});
+  auto r = conn.request("GET", "/",
+                        {{"Connection", "Upgrade, HTTP2-Settings"},
+                         {"Upgrade", "h2c"},
+                         {"HTTP2-Settings", "AAMAAABkAAQAoAAAAAIAAAAA"}});
   EXPECT_EQ(r.status, 200);
   auto rec = o.last_request();
   EXPECT_FALSE(rec->has_header("Upgrade"));
@@ -227,10 +229,11 @@ TEST_F(WebSocketTest, UpgradesCanBeDisabled) {
   c0.listeners[0].upgrade_protocols.clear();
   start(c0);
   auto conn = connect(port_);
-  auto r = conn.request("GET", "/ws", {{"Connection", "Upgrade"},
-                                        {"Upgrade", "websocket"},
-                                        {"Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="},
-                                        {"Sec-WebSocket-Version", "13"}});
+  auto r = conn.request("GET", "/ws",
+                        {{"Connection", "Upgrade"},
+                         {"Upgrade", "websocket"},
+                         {"Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="},
+                         {"Sec-WebSocket-Version", "13"}});
   EXPECT_EQ(r.status, 200);
   EXPECT_FALSE(o.last_request()->has_header("Upgrade"));
 }

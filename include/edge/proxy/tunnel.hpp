@@ -13,13 +13,12 @@
 /// deadline (the worker's sweep), re-armed by traffic in either direction.
 /// Thread: worker.
 
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/fields.hpp>
 #include <cstdint>
 #include <span>
 #include <string>
 #include <string_view>
-
-#include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/http/fields.hpp>
 
 #include "edge/config/config.hpp"
 #include "edge/core/types.hpp"
@@ -51,7 +50,7 @@ struct UpgradeRequest {
 /// target answers it as plain HTTP (how RFC 9110 lets a server decline).
 /// Only the first protocol is offered to the target (with its version).
 UpgradeRequest classify_upgrade(std::string_view method, unsigned version, bool has_body,
-                             std::string_view upgrade, std::span<const std::string> allowed);
+                                std::string_view upgrade, std::span<const std::string> allowed);
 
 /// The `101 Switching Protocols` head for the client, from the target's: its
 /// fields except hop-by-hop and framing ones, `Via` extended, then

@@ -43,8 +43,7 @@ using ListenerFds = std::map<std::string, std::vector<int>>;
 /// must free the admin port and start draining before returning).
 class HandoverServer {
  public:
-  HandoverServer(std::string path, std::function<ListenerFds()> fds,
-                 std::function<void()> release);
+  HandoverServer(std::string path, std::function<ListenerFds()> fds, std::function<void()> release);
   ~HandoverServer();
   HandoverServer(const HandoverServer&) = delete;
   HandoverServer& operator=(const HandoverServer&) = delete;

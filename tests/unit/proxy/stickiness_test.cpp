@@ -84,7 +84,8 @@ TEST(Stickiness, SetCookieLinesLikeAlb) {
   EXPECT_EQ(out, "Set-Cookie: AWSALBTG=" + v +
                      "; Expires=Tue, 14 Nov 2023 23:13:20 GMT; Path=/\r\n"
                      "Set-Cookie: AWSALBTGCORS=" +
-                     v + "; Expires=Tue, 14 Nov 2023 23:13:20 GMT; Path=/; SameSite=None; Secure\r\n");
+                     v +
+                     "; Expires=Tue, 14 Nov 2023 23:13:20 GMT; Path=/; SameSite=None; Secure\r\n");
 }
 
 }  // namespace

@@ -2,10 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <boost/beast/http/fields.hpp>
 #include <string>
 #include <vector>
-
-#include <boost/beast/http/fields.hpp>
 
 namespace edge::proxy {
 namespace {
@@ -25,8 +24,7 @@ TEST(ClassifyUpgrade, OnlyBodilessHttp11GetsAreUpgraded) {
             UpgradeKind::none);
   EXPECT_EQ(classify_upgrade("GET", 10, false, "websocket", kWebsocketOnly).kind,
             UpgradeKind::none);
-  EXPECT_EQ(classify_upgrade("GET", 11, true, "websocket", kWebsocketOnly).kind,
-            UpgradeKind::none);
+  EXPECT_EQ(classify_upgrade("GET", 11, true, "websocket", kWebsocketOnly).kind, UpgradeKind::none);
 }
 
 TEST(ClassifyUpgrade, ProtocolsNotAllowedAreDeclined) {
