@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "edge/proxy/router.hpp"
+#include "edge/proxy/stickiness.hpp"
 
 namespace {
 
@@ -92,5 +93,28 @@ BENCHMARK(BM_RouterDefaultActionPathRules);
 
 void BM_RouterDefaultActionAllConditions(benchmark::State& state) { run(state, mixed_rules()); }
 BENCHMARK(BM_RouterDefaultActionAllConditions);
+
+/// Weighted forward with target-group stickiness: a valid AWSALBTG cookie is
+/// parsed and its group found among the action's (the per-request cost of a
+/// sticky client), and a weighted pick for a client without one.
+void BM_StickyForwardWithCookie(benchmark::State& state) {
+  edge::config::ListenerConfig l;
+  l.name = "bench";
+  l.default_action.forward.target_groups = {{"app", 9}, {"api", 1}};
+  l.default_action.forward.stickiness.enabled = true;
+  const Router router(l, kGroups);
+  const auto& action = router.default_action();
+  const std::string cookie = edge::proxy::format_sticky_value(
+      {edge::proxy::group_name_hash("api"), 4'000'000'000});
+  std::uint64_t r = 0;
+  for (auto _ : state) {
+    bool fresh = false;
+    const auto* g = edge::proxy::pick_sticky_forward(action, cookie, 1'800'000'000, ++r, fresh);
+    benchmark::DoNotOptimize(g);
+    if (fresh) state.SkipWithError("cookie ignored");
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_StickyForwardWithCookie);
 
 }  // namespace

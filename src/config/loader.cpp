@@ -448,7 +448,9 @@ class Reader {
     map(n, path,
         {{"listen", [&](const Node& v, const std::string& p) { address(v, p, a.listen); }},
          {"token", [&](const Node& v, const std::string& p) { string(v, p, a.token); }},
-         {"state_file", [&](const Node& v, const std::string& p) { string(v, p, a.state_file); }}});
+         {"state_file", [&](const Node& v, const std::string& p) { string(v, p, a.state_file); }},
+         {"upgrade_socket",
+          [&](const Node& v, const std::string& p) { string(v, p, a.upgrade_socket); }}});
   }
 
   void tls(const Node& n, const std::string& path, TlsConfig& t) {
@@ -533,6 +535,17 @@ class Reader {
                        {"weight",
                         [&](const Node& x, const std::string& xp) { integer(x, xp, tg.weight); }}});
                 });
+          }},
+         {"target_group_stickiness",
+          [&](const Node& v, const std::string& p) {
+            map(v, p,
+                {{"enabled",
+                  [&](const Node& x, const std::string& xp) {
+                    boolean(x, xp, f.stickiness.enabled);
+                  }},
+                 {"duration", [&](const Node& x, const std::string& xp) {
+                    duration(x, xp, f.stickiness.duration);
+                  }}});
           }},
          {"cache_policy",
           [&](const Node& v, const std::string& p) { string(v, p, f.cache_policy); }},
@@ -637,7 +650,12 @@ class Reader {
             });
           }},
          {"default_action",
-          [&](const Node& v, const std::string& p) { action(v, p, l.default_action); }, true}});
+          [&](const Node& v, const std::string& p) { action(v, p, l.default_action); }, true},
+         {"upgrade_protocols",
+          [&](const Node& v, const std::string& p) {
+            l.upgrade_protocols.clear();
+            strings(v, p, l.upgrade_protocols);
+          }}});
   }
 
   void target(const Node& n, const std::string& path, TargetConfig& t) {
@@ -852,7 +870,9 @@ void Reader::root(const Node& n, Config& c) {
                 }},
                {"drain", [&](const Node& x, const std::string& xp) { duration(x, xp, t.drain); }},
                {"tls_handshake",
-                [&](const Node& x, const std::string& xp) { duration(x, xp, t.tls_handshake); }}});
+                [&](const Node& x, const std::string& xp) { duration(x, xp, t.tls_handshake); }},
+               {"websocket_idle",
+                [&](const Node& x, const std::string& xp) { duration(x, xp, t.websocket_idle); }}});
         }},
        {"relay_buffer",
         [&](const Node& v, const std::string& p) { size(v, p, c.relay_buffer_bytes); }},

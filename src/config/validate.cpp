@@ -8,7 +8,10 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <array>
+#include <cctype>
+#include <cstring>
 #include <cstdint>
 #include <map>
 #include <set>
@@ -240,6 +243,10 @@ class Validator {
     positive("timeouts.upstream_response", c_.timeouts.upstream_response, day);
     range("timeouts.drain", c_.timeouts.drain, Duration::zero(), seconds(3600));
     range("timeouts.tls_handshake", c_.timeouts.tls_handshake, seconds(1), seconds(300));
+    positive("timeouts.websocket_idle", c_.timeouts.websocket_idle, day);
+    if (c_.admin.upgrade_socket.size() > 100) {
+      err("admin.upgrade_socket", "Unix socket path too long (at most 100 bytes)");
+    }
     size_range("relay_buffer", c_.relay_buffer_bytes, 4 * kKiB, kMiB);
     if (c_.cache.memory != 0) {
       size_range("cache.max_object_size", c_.cache.max_object_size, 1, c_.cache.memory);
@@ -248,6 +255,18 @@ class Validator {
 
   void listener(const ListenerConfig& l, const std::string& path) {
     name(path + ".name", l.name);
+    for (std::size_t j = 0; j < l.upgrade_protocols.size(); ++j) {
+      const std::string& p = l.upgrade_protocols[j];
+      const auto token_char = [](char ch) {
+        return std::isalnum(static_cast<unsigned char>(ch)) ||
+               (ch != '\0' && std::strchr("!#$%&'*+-.^_`|~", ch) != nullptr);
+      };
+      const bool token = !p.empty() && p.size() <= 64 && std::all_of(p.begin(), p.end(), token_char);
+      if (!token) {
+        err(path + ".upgrade_protocols[" + std::to_string(j) + "]",
+            "invalid protocol name " + in_quotes(p) + " (an HTTP token such as websocket or h2c)");
+      }
+    }
     for (std::size_t j = 0; j < c_.listeners.size() && &c_.listeners[j] != &l; ++j) {
       if (!l.name.empty() && c_.listeners[j].name == l.name) {
         err(path + ".name", "duplicate listener name " + in_quotes(l.name));
@@ -382,6 +401,11 @@ class Validator {
   void forward(const ForwardAction& f, const std::string& path) {
     if (f.target_groups.empty()) {
       err(path + ".target_groups", "at least one target group is required");
+    }
+    if (f.stickiness.enabled) {
+      // ALB's range for target group stickiness.
+      range(path + ".target_group_stickiness.duration", f.stickiness.duration, seconds(1),
+            seconds(7 * 86400));
     }
     bool any_weight = false;
     std::set<std::string> seen;

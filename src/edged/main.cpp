@@ -1,6 +1,7 @@
 // edged: the daemon. A thin layer over the library: arguments → config →
 // Gateway, plus signals (SIGTERM/SIGINT drain and exit).
 #include <signal.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstring>
@@ -14,11 +15,13 @@
 namespace {
 
 constexpr const char* kUsage =
-    "usage: edged -c FILE [--check-config]\n"
+    "usage: edged -c FILE [--check-config] [--takeover PATH]\n"
     "       edged --version | --help\n"
     "\n"
     "  -c, --config FILE   configuration file (YAML), e.g. conf/edged.yaml\n"
     "      --check-config  validate the configuration and exit 0 (valid) or 1\n"
+    "      --takeover PATH binary upgrade: take the listening sockets of the edged\n"
+    "                      whose admin.upgrade_socket is PATH; it drains and exits\n"
     "      --version       print the version and exit\n"
     "  -h, --help          this text\n"
     "\n"
@@ -59,6 +62,7 @@ int print_errors(const std::vector<edge::config::ConfigError>& errors) {
 
 int main(int argc, char** argv) {
   std::string config_path;
+  std::string takeover_path;
   bool check_only = false;
   for (int i = 1; i < argc; ++i) {
     std::string_view a = argv[i];
@@ -70,6 +74,12 @@ int main(int argc, char** argv) {
       config_path = argv[++i];
     } else if (a.starts_with("--config=")) {
       config_path = std::string(a.substr(9));
+    } else if (a == "--takeover") {
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "edged: --takeover needs a socket path\n%s", kUsage);
+        return 2;
+      }
+      takeover_path = argv[++i];
     } else if (a == "--check-config" || a == "-t") {
       check_only = true;
     } else if (a == "--version" || a == "-v") {
@@ -103,12 +113,16 @@ int main(int argc, char** argv) {
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGHUP);
   sigaddset(&set, SIGUSR1);
+  sigaddset(&set, SIGUSR2);  // raised by the gateway once handed over to a new process
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
   try {
     const auto drain = loaded.config.timeouts.drain;
-    edge::server::Gateway gateway(std::move(loaded.config));
+    edge::server::GatewayOptions options;
+    options.takeover_path = takeover_path;
+    options.on_handed_over = [] { ::kill(::getpid(), SIGUSR2); };
+    edge::server::Gateway gateway(std::move(loaded.config), nullptr, options);
     gateway.start();
     const auto& cfg = gateway.config();
     for (std::size_t i = 0; i < cfg.listeners.size(); ++i)
@@ -124,6 +138,11 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "edged: %s, draining (up to %lld ms)\n", strsignal(sig),
                      static_cast<long long>(drain.count()));
         gateway.drain(drain);
+        break;
+      }
+      if (sig == SIGUSR2) {
+        std::fprintf(stderr, "edged: listening sockets handed over to a new process, draining "
+                             "(up to %lld ms)\n", static_cast<long long>(drain.count()));
         break;
       }
       if (sig == SIGHUP) {

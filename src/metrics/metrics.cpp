@@ -113,6 +113,9 @@ struct Totals {
   std::vector<std::uint64_t> tls_handshakes =
       std::vector<std::uint64_t>(tls::kProtocolCount * tls::cipher_count() * 2);
   std::array<std::uint64_t, kTlsErrorCount> tls_errors{};
+  std::array<std::int64_t, kUpgradeProtocolNames.size()> active_upgraded{};
+  std::array<std::uint64_t, kUpgradeProtocolNames.size()> upgrades{};
+  std::uint64_t upgrades_declined = 0;
 
   void add(const WorkerShard& s) {
     for (std::size_t i = 0; i < tls_handshakes.size(); ++i) tls_handshakes[i] += s.tls_handshakes[i].value();
@@ -157,6 +160,11 @@ struct Totals {
     upstream_retries += s.upstream_retries.value();
     bytes_received += s.bytes_received.value();
     bytes_sent += s.bytes_sent.value();
+    for (std::size_t i = 0; i < upgrades.size(); ++i) {
+      active_upgraded[i] += s.active_upgraded_connections[i].value();
+      upgrades[i] += s.upgrades[i].value();
+    }
+    upgrades_declined += s.upgrades_declined.value();
   }
 };
 
@@ -404,6 +412,30 @@ class ShardCollector final : public prometheus::Collectable {
       }
       out.push_back(std::move(f));
     }
+    {
+      MetricFamily f = family("edged_active_upgraded_connections",
+                              "Upgraded connections (WebSocket or other) currently relayed.",
+                              MetricType::Gauge);
+      for (std::size_t i = 0; i < kUpgradeProtocolNames.size(); ++i) {
+        ClientMetric m;
+        m.label = {label("protocol", kUpgradeProtocolNames[i])};
+        m.gauge.value = static_cast<double>(t.active_upgraded[i]);
+        f.metric.push_back(std::move(m));
+      }
+      out.push_back(std::move(f));
+    }
+    {
+      MetricFamily f = family("edged_upgrades_total",
+                              "Connections upgraded after a target's 101 Switching Protocols.",
+                              MetricType::Counter);
+      for (std::size_t i = 0; i < kUpgradeProtocolNames.size(); ++i)
+        f.metric.push_back(counter(t.upgrades[i], {label("protocol", kUpgradeProtocolNames[i])}));
+      out.push_back(std::move(f));
+    }
+    out.push_back(single_counter(
+        "edged_upgrades_declined_total",
+        "Upgrade requests forwarded as plain HTTP (protocol not allowed, not a bodiless GET).",
+        t.upgrades_declined));
     return out;
   }
 

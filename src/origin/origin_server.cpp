@@ -17,12 +17,15 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/status.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
+#include <boost/beast/websocket/stream.hpp>
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
@@ -820,6 +823,37 @@ Task<bool> respond(Impl& impl, Worker& worker, Connection& conn, Plan plan,
   co_return true;
 }
 
+/// WebSocket echo (paths under /ws): accepts the upgrade, sends every message
+/// back with its type, answers a close; the text message "close" makes the
+/// origin start the closing handshake itself.
+Task<void> websocket_echo(Connection& conn) {
+  namespace websocket = boost::beast::websocket;
+  websocket::stream<Socket&> ws(conn.socket);
+  ws.read_message_max(16 * 1024 * 1024);
+  {
+    auto [ec] = co_await ws.async_accept(conn.parser->get(), kUse);
+    if (ec) co_return;
+  }
+  beast::flat_buffer& buf = conn.buffer;
+  buf.consume(buf.size());
+  for (;;) {
+    auto [ec, n] = co_await ws.async_read(buf, kUse);
+    (void)n;
+    if (ec) co_return;  // closed by the client (handshake answered) or gone
+    const bool text = ws.got_text();
+    if (text && beast::buffers_to_string(buf.data()) == "close") {
+      auto [cec] = co_await ws.async_close(websocket::close_code::normal, kUse);
+      (void)cec;
+      co_return;
+    }
+    ws.text(text);
+    auto [wec, wn] = co_await ws.async_write(buf.data(), kUse);
+    (void)wn;
+    buf.consume(buf.size());
+    if (wec) co_return;
+  }
+}
+
 /// 400/431 for a request that failed to parse, then close.
 Task<void> reject(Impl& impl, Connection& conn, const error_code& ec) {
   const int status = ec == http::error::header_limit ? 431 : 400;
@@ -853,6 +887,10 @@ Task<void> serve(Impl& impl, Worker& worker, Connection& conn) {
     const std::string_view query =
         qpos == std::string_view::npos ? std::string_view() : target.substr(qpos + 1);
     impl.record(req, path, conn);
+    if (path.starts_with("/ws") && boost::beast::websocket::is_upgrade(req)) {
+      co_await websocket_echo(conn);
+      co_return;
+    }
     const Plan plan = make_plan(impl, conn, req, path, query);
 
     if (!p.is_done() && iequals(req[http::field::expect], "100-continue")) {

@@ -1,5 +1,7 @@
 #include "edge/proxy/router.hpp"
 
+#include "edge/proxy/stickiness.hpp"
+
 #include <algorithm>
 #include <array>
 #include <charconv>
@@ -296,12 +298,15 @@ RouteAction compile_action(const config::Action& a, std::span<const std::string>
         if (it == group_names.end()) {
           throw std::runtime_error(where + ": unknown target group '" + g.name + "'");
         }
-        out.forward.push_back(
-            {g.name, static_cast<std::uint32_t>(it - group_names.begin()), g.weight});
+        out.forward.push_back({g.name, static_cast<std::uint32_t>(it - group_names.begin()),
+                               g.weight, group_name_hash(g.name)});
         out.forward_weight_total += g.weight;
       }
       out.cache_policy = a.forward.cache_policy;
       out.origin_request_policy = a.forward.origin_request_policy;
+      out.sticky = a.forward.stickiness.enabled;
+      out.sticky_seconds =
+          std::chrono::duration_cast<std::chrono::seconds>(a.forward.stickiness.duration).count();
       break;
     case config::Action::Kind::fixed_response:
       out.fixed_response = a.fixed_response;

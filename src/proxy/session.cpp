@@ -25,6 +25,7 @@
 #include <charconv>
 #include <cstring>
 #include <memory>
+#include <ctime>
 #include <optional>
 #include <string>
 
@@ -45,6 +46,8 @@
 #include "edge/proxy/hooks.hpp"
 #include "edge/proxy/request_ctx.hpp"
 #include "edge/proxy/router.hpp"
+#include "edge/proxy/stickiness.hpp"
+#include "edge/proxy/tunnel.hpp"
 #include "edge/server/worker.hpp"
 #include "edge/tls/client_context.hpp"
 #include "edge/tls/server_context.hpp"
@@ -335,7 +338,8 @@ class Session {
       handshake_done_ = true;
     }
     for (;;) {
-      if (w_.draining() || closing_) break;
+      // A connection accepted as the drain began still gets its first request answered.
+      if ((w_.draining() && ctx_.request_number > 0) || closing_) break;
       begin_request();
       HeadRead hr = co_await read_request_head();
       if (hr == HeadRead::closed) break;
@@ -394,6 +398,8 @@ class Session {
     request_body_sent_ = 0;
     body_streamed_ = false;
     request_active_ = false;
+    upgrade_ = {};
+    sticky_cookies_.clear();
   }
 
   Task<void> handle_request() {
@@ -436,13 +442,26 @@ class Session {
         ctx_.action = ActionTaken::forward;
         break;
     }
-    const ForwardTarget* fwd = action.pick_forward(w_.random());
+    const ForwardTarget* fwd =
+        action.sticky ? pick_sticky(action) : action.pick_forward(w_.random());
     if (!fwd || fwd->index >= w_.state().groups.size()) {
       co_await send_error(EdgeError::no_target);
       co_return;
     }
     shard.groups[fwd->index].requests.inc();
     co_await forward(w_.state().groups[fwd->index]);
+  }
+
+  /// Weighted forward with target-group stickiness (stickiness.hpp): the
+  /// cookie's group while valid, else a new choice announced in the response.
+  const ForwardTarget* pick_sticky(const RouteAction& action) {
+    std::string_view cookie = head_.cookie(kStickyCookie);
+    if (cookie.empty()) cookie = head_.cookie(kStickyCorsCookie);
+    const std::int64_t now = std::time(nullptr);
+    bool fresh = false;
+    const ForwardTarget* g = pick_sticky_forward(action, cookie, now, w_.random(), fresh);
+    if (g && fresh) append_sticky_cookies(sticky_cookies_, action, *g, now);
+    return g;
   }
 
   // ----------------------------------------------------- read_request_head
@@ -562,7 +581,23 @@ class Session {
     }
     const std::uint64_t max_body = cfg_.limits.max_body_bytes;
     if (max_body != 0 && !req_chunked_ && req_length_ > max_body) return EdgeError::body_too_large;
+    if (p.upgrade()) [[unlikely]] check_upgrade();
     return EdgeError::none;
+  }
+
+  /// `Connection: upgrade`: forwarded as an upgrade when allowed (tunnel.hpp).
+  void check_upgrade() {
+    const auto& msg = req_->get();
+    auto u = msg.find(field::upgrade);
+    if (u == msg.end()) return;
+    auto v = u->value();
+    upgrade_ = classify_upgrade(head_.method(), msg.version(), req_chunked_ || req_length_ > 0,
+                                std::string_view(v.data(), v.size()),
+                                listener_.config->upgrade_protocols);
+    // The tunnel relays plain sockets: over TLS (wss://) upgrades are declined
+    // for now, the request goes on as plain HTTP.
+    if (tls_) upgrade_ = {};
+    if (upgrade_.kind == UpgradeKind::none) w_.shard().upgrades_declined.inc();
   }
 
   // ------------------------------------------------------- respond_locally
@@ -655,12 +690,17 @@ class Session {
   }
 
   void apply_response_edits() {
+    if (!sticky_cookies_.empty()) [[unlikely]] out_.append(sticky_cookies_);
     for (const auto& [name, value] : ctx_.response_edits.add) append_field(out_, name, value);
   }
 
   // --------------------------------------------------------------- forward
   Task<void> forward(const server::GroupRuntime& group) {
     ctx_.target_group = group.group.get();
+    if (upgrade_.kind != UpgradeKind::none && !group.tls.empty()) [[unlikely]] {
+      upgrade_ = {};  // no tunnel to a TLS target yet: forwarded as plain HTTP
+      w_.shard().upgrades_declined.inc();
+    }
     const auto& tg = group.group->config();
     const bool idempotent = is_idempotent(req_->get().method());
     upstream::ExcludeSet tried;
@@ -729,6 +769,10 @@ class Session {
       ResponseHead rh = ResponseHead::failed;
       if (sent == Step::ok) rh = co_await read_response_head(*conn);
       if (sent == Step::ok && rh == ResponseHead::ok) {
+        if (ctx_.target_status == 101) [[unlikely]] {
+          co_await tunnel(*conn);  // `guard` keeps it one outstanding request meanwhile
+          co_return;
+        }
         co_await relay_response(*conn, tg, slot);
         co_return;
       }
@@ -754,6 +798,30 @@ class Session {
   }
 
   bool request_replayable() const { return request_body_done_ && !body_streamed_; }
+
+  // ---------------------------------------------------------------- tunnel
+  /// The target switched protocols: 101 to the client, then bytes both ways
+  /// until either side closes. The upstream connection is never pooled again.
+  Task<void> tunnel(upstream::UpstreamConn& conn) {
+    keep_alive_ = false;
+    auto& shard = w_.shard();
+    const std::size_t kind = upgrade_.kind == UpgradeKind::websocket ? 0 : 1;
+    std::string head;  // rare: an allocation is fine
+    build_switching_protocols_head(head, *res_, w_.date().value());
+    ctx_.status = 101;
+    shard.listener_requests[listener_.index][0].inc();
+    shard.upgrades[kind].inc();
+    shard.active_upgraded_connections[kind].add(1);
+    TunnelResult r = co_await run_tunnel(sock_, in_, conn.socket, conn.buffer, head,
+                                         w_.relay_buffers(), w_.deadlines(),
+                                         cfg_.timeouts.websocket_idle);
+    shard.active_upgraded_connections[kind].add(-1);
+    ctx_.sent_bytes += r.to_client;
+    ctx_.received_bytes += r.to_target;
+    shard.bytes_sent.inc(r.to_client);
+    shard.bytes_received.inc(r.to_target);
+    close_upstream(conn);
+  }
 
   // ----------------------------------------------------------- pick_target
   upstream::Target* pick_target(const server::GroupRuntime& group,
@@ -1091,6 +1159,10 @@ class Session {
       append_uint(out_, req_length_);
       out_.append(kCrlf);
     }
+    if (upgrade_.kind != UpgradeKind::none) [[unlikely]] {
+      out_.append("Connection: Upgrade\r\n"sv);
+      append_field(out_, "Upgrade", upgrade_.protocol);
+    }
     for (const auto& [n, v] : edits.add) append_field(out_, n, v);
     out_.append(kCrlf);
   }
@@ -1153,6 +1225,7 @@ class Session {
           conn.buffer.consume(n);
           int status = res_->get().result_int();
           if (status >= 100 && status < 200) {
+            if (status == 101 && upgrade_.kind != UpgradeKind::none) break;
             if (status == 101) {
               conn.deadline.disarm();
               co_return ResponseHead::bad;  // we never ask for an upgrade
@@ -1574,6 +1647,8 @@ class Session {
   upstream::UpstreamConnPtr current_conn_;
   int matched_priority_ = 0;
   RequestView view_;
+  UpgradeRequest upgrade_;  // allowed upgrade asked by the current request
+  std::string sticky_cookies_;  // Set-Cookie lines of a new sticky group choice
 
   // per request
   bool keep_alive_ = false;

@@ -1,5 +1,7 @@
 #include "edge/server/gateway.hpp"
 
+#include <unistd.h>
+
 #include <condition_variable>
 #include <ctime>
 #include <mutex>
@@ -12,6 +14,7 @@
 #include "edge/proxy/router.hpp"
 #include "edge/server/admin_server.hpp"
 #include "edge/server/status_page.hpp"
+#include "edge/server/handover.hpp"
 #include "edge/server/worker.hpp"
 #include "edge/tls/client_context.hpp"
 #include "edge/tls/server_context.hpp"
@@ -29,6 +32,8 @@ struct Gateway::Impl {
   std::vector<std::thread> threads;
   std::unique_ptr<AdminServer> admin;
   std::vector<std::uint16_t> ports;
+  ListenerFds listening;  // every listening socket, for a hand-over
+  std::unique_ptr<HandoverServer> handover;
 
   std::mutex mu;
   std::condition_variable cv;
@@ -150,17 +155,37 @@ void Gateway::start() {
   if (im.started) throw std::logic_error("Gateway::start called twice");
   auto& st = im.state;
   const unsigned n = st.config.effective_workers();
+  Takeover takeover;
+  const bool taking_over = !im.options.takeover_path.empty();
+  if (taking_over) takeover = takeover_receive(im.options.takeover_path);
   for (unsigned i = 0; i < n; ++i)
     im.workers.push_back(std::make_unique<Worker>(i, st, im.metrics->shard(i)));
   im.ports.clear();
   for (const auto& l : st.config.listeners) im.ports.push_back(l.listen.port);
-  // The first worker may bind port 0; the others join the port it got.
-  for (auto& w : im.workers) w->bind(im.ports);
+  for (std::size_t i = 0; i < st.listeners.size(); ++i) {
+    auto inherited = takeover.fds.find(st.config.listeners[i].listen.to_string());
+    std::size_t adopted = 0;
+    if (inherited != takeover.fds.end()) {
+      // Every socket of the old process keeps its accept queue: spread them
+      // over the workers; workers left over join the port with SO_REUSEPORT.
+      for (int fd : inherited->second) im.ports[i] = im.workers[adopted++ % n]->adopt(i, fd);
+      takeover.fds.erase(inherited);
+    }
+    // The first worker may bind port 0; the others join the port it got.
+    for (std::size_t w = adopted; w < n; ++w) im.workers[w]->bind_listener(i, im.ports[i]);
+  }
+  for (auto& [address, fds] : takeover.fds)  // listeners the new config no longer has
+    for (int fd : fds) ::close(fd);
   for (std::size_t i = 0; i < st.listeners.size(); ++i) {
     st.listeners[i].port = im.ports[i];
     st.listeners[i].port_text = std::to_string(im.ports[i]);
   }
-  if (st.config.admin.enabled) {
+  for (auto& w : im.workers) {
+    for (auto [listener, fd] : w->listening_fds())
+      im.listening[st.config.listeners[listener].listen.to_string()].push_back(fd);
+  }
+  auto start_admin = [&] {
+    if (!st.config.admin.enabled) return;
     im.admin = std::make_unique<AdminServer>(st.config.admin.listen, st.config.admin.token);
     im.admin->add_route("GET", "/healthz", [this](const AdminRequest&) {
       std::lock_guard lk(impl_->mu);
@@ -170,11 +195,31 @@ void Gateway::start() {
     add_metrics_routes(*im.admin, *im.metrics);
     add_status_routes(*im.admin, st, *im.metrics);
     im.admin->start();
-  }
+  };
+  if (!taking_over) start_admin();
   im.started = true;
   im.running = n;
   if (im.options.own_threads) {
     for (unsigned i = 0; i < n; ++i) im.threads.emplace_back([this, i] { run_worker(i); });
+  }
+  if (taking_over) {
+    // Accepting on the inherited sockets (or queueing on them until the
+    // caller runs the workers): the old process may go, and free the admin port.
+    takeover_finish(takeover, std::chrono::seconds(10));
+    start_admin();
+  }
+  if (!st.config.admin.upgrade_socket.empty()) {
+    im.handover = std::make_unique<HandoverServer>(
+        st.config.admin.upgrade_socket,
+        [this] {
+          std::lock_guard lk(impl_->mu);
+          return impl_->stop_requested ? ListenerFds{} : impl_->listening;
+        },
+        [this] {
+          if (impl_->admin) impl_->admin->stop();
+          drain(impl_->state.config.timeouts.drain);
+          if (impl_->options.on_handed_over) impl_->options.on_handed_over();
+        });
   }
 }
 
@@ -268,6 +313,7 @@ void Gateway::wait() {
     if (t.joinable()) t.join();
   im.threads.clear();
   if (im.drain_watch.joinable()) im.drain_watch.join();
+  if (im.handover) im.handover->stop();
   if (im.admin) im.admin->stop();
 }
 
@@ -283,6 +329,11 @@ log::AccessLog* Gateway::access_log() { return impl_->access_log.get(); }
 
 void Gateway::reopen_logs() {
   if (impl_->access_log) impl_->access_log->reopen();
+}
+
+std::uint32_t Gateway::target_outstanding(std::size_t group, std::size_t target) const {
+  return impl_->state.groups.at(group).targets.at(target)->outstanding.load(
+      std::memory_order_relaxed);
 }
 
 const config::Config& Gateway::config() const { return impl_->state.config; }

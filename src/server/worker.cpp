@@ -1,5 +1,7 @@
 #include "edge/server/worker.hpp"
 
+#include <sys/socket.h>
+
 #include <algorithm>
 #include <cstdio>
 
@@ -48,38 +50,58 @@ Worker::~Worker() {
 }
 
 void Worker::bind(std::vector<std::uint16_t>& ports) {
-  for (std::size_t i = 0; i < state_.listeners.size(); ++i) {
-    const auto& l = *state_.listeners[i].config;
-    boost::system::error_code ec;
-    asio::ip::address addr;
-    if (l.listen.host.empty()) {
-      addr = asio::ip::address_v6::any();
-    } else {
-      addr = asio::ip::make_address(l.listen.host, ec);
-      if (ec) {
-        // a name: resolve once, here (control thread, before serving)
-        asio::ip::tcp::resolver r(*ioc_);
-        auto res = r.resolve(l.listen.host, std::to_string(l.listen.port), ec);
-        if (ec || res.empty())
-          throw std::system_error(ec, "listener '" + l.name + "': cannot resolve " + l.listen.host);
-        addr = res.begin()->endpoint().address();
-      }
+  for (std::size_t i = 0; i < state_.listeners.size(); ++i) bind_listener(i, ports[i]);
+}
+
+void Worker::bind_listener(std::size_t i, std::uint16_t& port) {
+  const auto& l = *state_.listeners[i].config;
+  boost::system::error_code ec;
+  asio::ip::address addr;
+  if (l.listen.host.empty()) {
+    addr = asio::ip::address_v6::any();
+  } else {
+    addr = asio::ip::make_address(l.listen.host, ec);
+    if (ec) {
+      // a name: resolve once, here (control thread, before serving)
+      asio::ip::tcp::resolver r(*ioc_);
+      auto res = r.resolve(l.listen.host, std::to_string(l.listen.port), ec);
+      if (ec || res.empty())
+        throw std::system_error(ec, "listener '" + l.name + "': cannot resolve " + l.listen.host);
+      addr = res.begin()->endpoint().address();
     }
-    asio::ip::tcp::endpoint ep(addr, ports[i]);
-    auto acc = std::make_unique<Acceptor>(ioc_->get_executor());
-    acc->open(ep.protocol());
-    acc->set_option(asio::socket_base::reuse_address(true));
-    int one = 1;
-    if (::setsockopt(acc->native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0)
-      throw std::system_error(errno, std::generic_category(), "SO_REUSEPORT");
-    if (addr.is_v6() && l.listen.host.empty()) acc->set_option(asio::ip::v6_only(false));
-    acc->bind(ep, ec);
-    if (ec)
-      throw std::system_error(ec, "listener '" + l.name + "': cannot bind " + l.listen.to_string());
-    acc->listen(asio::socket_base::max_listen_connections);
-    ports[i] = acc->local_endpoint().port();
-    acceptors_.push_back(std::move(acc));
   }
+  asio::ip::tcp::endpoint ep(addr, port);
+  auto acc = std::make_unique<Acceptor>(ioc_->get_executor());
+  acc->open(ep.protocol());
+  acc->set_option(asio::socket_base::reuse_address(true));
+  int one = 1;
+  if (::setsockopt(acc->native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0)
+    throw std::system_error(errno, std::generic_category(), "SO_REUSEPORT");
+  if (addr.is_v6() && l.listen.host.empty()) acc->set_option(asio::ip::v6_only(false));
+  acc->bind(ep, ec);
+  if (ec)
+    throw std::system_error(ec, "listener '" + l.name + "': cannot bind " + l.listen.to_string());
+  acc->listen(asio::socket_base::max_listen_connections);
+  port = acc->local_endpoint().port();
+  acceptors_.push_back({std::move(acc), i});
+}
+
+std::uint16_t Worker::adopt(std::size_t i, int fd) {
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0)
+    throw std::system_error(errno, std::generic_category(), "inherited listener: getsockname");
+  auto acc = std::make_unique<Acceptor>(ioc_->get_executor());
+  acc->assign(ss.ss_family == AF_INET6 ? asio::ip::tcp::v6() : asio::ip::tcp::v4(), fd);
+  const std::uint16_t port = acc->local_endpoint().port();
+  acceptors_.push_back({std::move(acc), i});
+  return port;
+}
+
+std::vector<std::pair<std::size_t, int>> Worker::listening_fds() const {
+  std::vector<std::pair<std::size_t, int>> out;
+  for (const auto& a : acceptors_) out.emplace_back(a.listener, a.acceptor->native_handle());
+  return out;
 }
 
 void Worker::run() {
@@ -89,9 +111,9 @@ void Worker::run() {
   ioc_->run();
 }
 
-Task<void> Worker::accept_loop(Worker* self, std::size_t listener) {
-  Acceptor& acc = *self->acceptors_[listener];
-  const ListenerRuntime& lr = self->state_.listeners[listener];
+Task<void> Worker::accept_loop(Worker* self, std::size_t entry) {
+  Acceptor& acc = *self->acceptors_[entry].acceptor;
+  const ListenerRuntime& lr = self->state_.listeners[self->acceptors_[entry].listener];
   for (;;) {
     auto [ec, sock] = co_await acc.async_accept(kUseTuple);
     if (ec) {
@@ -103,8 +125,11 @@ Task<void> Worker::accept_loop(Worker* self, std::size_t listener) {
       co_await t.async_wait(kUseTuple);
       continue;
     }
-    if (self->draining_) co_return;
+    // Accepted, even if a drain began meanwhile: it is answered (with
+    // Connection: close), not dropped; after a hand-over the new process
+    // accepts what is still queued.
     proxy::start_session(*self, lr, std::move(sock));
+    if (self->draining_) co_return;
   }
 }
 
@@ -141,12 +166,13 @@ void Worker::on_drain() {
   draining_ = true;
   for (auto& a : acceptors_) {
     boost::system::error_code ec;
-    a->close(ec);
+    a.acceptor->close(ec);
   }
   pool_.close_all();
   // Idle keep-alive clients are closed now; busy ones after their response.
   for (auto* s : std::vector<proxy::Session*>(sessions_)) proxy::close_session(s, false);
-  maybe_finish();
+  // After accepts that already completed (queued before this) started their sessions.
+  asio::post(*ioc_, [this] { maybe_finish(); });
 }
 
 void Worker::maybe_finish() {
@@ -163,7 +189,7 @@ void Worker::stop() {
     draining_ = true;
     for (auto& a : acceptors_) {
       boost::system::error_code ec;
-      a->close(ec);
+      a.acceptor->close(ec);
     }
     pool_.close_all();
     close_all_sessions();

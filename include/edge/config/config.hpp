@@ -34,6 +34,9 @@ struct AdminConfig {
   Address listen{"127.0.0.1", 9901};
   std::string token;
   std::string state_file;
+  /// Unix socket where a new edged (`--takeover PATH`) takes over the listening
+  /// sockets for a binary upgrade; empty = no hand-over.
+  std::string upgrade_socket;
 };
 
 struct AccessLogConfig {
@@ -54,6 +57,10 @@ struct Timeouts {
   Duration upstream_response = std::chrono::seconds(60);
   Duration tls_handshake = std::chrono::seconds(10);
   Duration drain = std::chrono::seconds(30);
+  /// Upgraded (WebSocket) connection with no byte either way for this long is
+  /// closed. Separate from `idle`: upgraded connections are long-lived and often
+  /// quiet between application heartbeats.
+  Duration websocket_idle = std::chrono::seconds(3600);
 };
 
 struct TlsCertificate {
@@ -77,8 +84,16 @@ struct ForwardTargetGroup {
   std::uint32_t weight = 1;  // 0..999
 };
 
+/// ALB `forward.target_group_stickiness`: a client keeps the target group it was
+/// given (cookies AWSALBTG / AWSALBTGCORS) until `duration` has passed.
+struct TargetGroupStickiness {
+  bool enabled = false;
+  Duration duration = std::chrono::hours(1);  // 1s..7d
+};
+
 struct ForwardAction {
   std::vector<ForwardTargetGroup> target_groups;
+  TargetGroupStickiness stickiness;
   std::string cache_policy;           // empty = none
   std::string origin_request_policy;  // empty = none
 };
@@ -148,6 +163,9 @@ struct ListenerConfig {
   MutualAuthentication mutual_authentication;
   std::vector<Rule> rules;
   Action default_action;
+  /// `Upgrade` protocols forwarded as upgrades (case-insensitive, e.g.
+  /// websocket, h2c). Others are forwarded as plain HTTP without the upgrade.
+  std::vector<std::string> upgrade_protocols{"websocket"};
 };
 
 struct TargetConfig {

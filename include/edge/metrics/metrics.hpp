@@ -151,6 +151,9 @@ struct CertificateExpiry {
   std::string certificate;  // the certificate file
   std::int64_t not_after = 0;
 };
+/// Label values of `protocol` on upgrade metrics: websocket, or any other
+/// protocol allowed by `upgrade_protocols`.
+inline constexpr std::array<std::string_view, 2> kUpgradeProtocolNames{"websocket", "other"};
 
 /// HTTP status classes, index = status / 100 - 1 (1xx..5xx).
 inline constexpr std::size_t kStatusClasses = 5;
@@ -218,6 +221,11 @@ struct alignas(kCacheLine) WorkerShard {
   std::array<Counter, kTlsErrorCount> tls_errors{};
   /// Latest edge errors for the status page (locked; touched on errors only).
   RecentErrors recent_errors;
+  /// Upgraded connections (after a 101), index = kUpgradeProtocolNames.
+  std::array<Gauge, 2> active_upgraded_connections{};
+  std::array<Counter, 2> upgrades{};
+  /// Upgrade requests forwarded as plain HTTP (protocol not allowed, not a GET, ...).
+  Counter upgrades_declined;
 };
 
 /// Slot of a completed handshake in WorkerShard::tls_handshakes.

@@ -19,6 +19,9 @@
 ///                                stays open until the client closes or stop()
 ///   POST /pause/<ms>             stall: every response (health endpoints and this
 ///                                path excepted) is held until <ms> from now
+///   /ws...  with a WebSocket upgrade: echoes every message (text or binary);
+///                                the text message "close" makes the origin close
+///                                (code 1000); without an upgrade: the default body
 ///   anything else                the default body (`body_size`, `chunked`)
 /// Query parameters override per request on any path: `status=<code>`,
 /// `delay=<ms>`, `bytes=<n>`, `chunked=0|1`, `close=1` (announced) or

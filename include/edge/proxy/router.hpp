@@ -38,6 +38,7 @@ struct ForwardTarget {
   std::string name;          // target group name
   std::uint32_t index = 0;   // position in the group names given to the Router
   std::uint32_t weight = 1;  // 0..999; 0 never receives traffic
+  std::uint32_t name_hash = 0;  // group_name_hash(name), names it in sticky cookies
 };
 
 /// A rule's action, compiled: target groups resolved to indexes.
@@ -50,6 +51,8 @@ struct RouteAction {
   std::uint32_t forward_weight_total = 0;
   std::string cache_policy;           // empty = none
   std::string origin_request_policy;  // empty = none
+  bool sticky = false;                // target_group_stickiness.enabled
+  std::int64_t sticky_seconds = 0;    // target_group_stickiness.duration
 
   config::FixedResponseAction fixed_response;  // kind == fixed_response
   config::RedirectAction redirect;             // kind == redirect

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -31,6 +32,13 @@ struct GatewayOptions {
   std::shared_ptr<log::AccessLogSink> access_log_sink;
   /// Access-log records queued per worker before new ones are dropped.
   std::size_t access_log_ring_records = 1024;  // about 1.2 KiB each
+  /// Binary upgrade (handover.hpp): take the listening sockets of the running
+  /// edged whose `admin.upgrade_socket` is this path, instead of binding; the
+  /// old process then drains and exits. Empty: bind as usual.
+  std::string takeover_path;
+  /// Called (on the hand-over thread) once this gateway handed its sockets to
+  /// a new process and started draining; e.g. to wake a waiting main thread.
+  std::function<void()> on_handed_over;
 };
 
 class Gateway {
@@ -72,6 +80,9 @@ class Gateway {
   /// Thread-safe: the access-log file is reopened before the next write
   /// (log rotation; edged calls it on SIGUSR1).
   void reopen_logs();
+  /// Requests (or upgraded connections) in flight on target `target` of target
+  /// group `group` (config order), across workers: the least-outstanding signal.
+  std::uint32_t target_outstanding(std::size_t group, std::size_t target) const;
   const config::Config& config() const;
 
  private:

@@ -81,6 +81,14 @@ class Worker {
   /// Opens this worker's acceptor for each listener. `ports[i]` is the port to
   /// bind (the first worker may bind 0 and report the chosen one back).
   void bind(std::vector<std::uint16_t>& ports);
+  /// Opens this worker's acceptor for listener `i` only (see bind()).
+  void bind_listener(std::size_t i, std::uint16_t& port);
+  /// Accepts for listener `i` on an inherited listening socket (binary
+  /// upgrade); the worker owns `fd` from here. Returns its bound port.
+  std::uint16_t adopt(std::size_t i, int fd);
+  /// (listener index, descriptor) of every listening socket: for a hand-over,
+  /// read on the controlling thread before run().
+  std::vector<std::pair<std::size_t, int>> listening_fds() const;
   /// Runs the event loop on the calling thread until stopped.
   void run();
   /// Thread-safe: stop accepting, close idle client connections, let requests
@@ -118,7 +126,7 @@ class Worker {
   void remove_session(proxy::Session* s);
 
  private:
-  static Task<void> accept_loop(Worker* self, std::size_t listener);
+  static Task<void> accept_loop(Worker* self, std::size_t entry);
   static Task<void> tick_loop(Worker* self);
   void on_drain();
   void close_all_sessions();
@@ -135,7 +143,11 @@ class Worker {
   upstream::UpstreamPool pool_;
   BufferPool relay_buffers_;
   std::vector<std::unique_ptr<upstream::Balancer>> balancers_;
-  std::vector<std::unique_ptr<Acceptor>> acceptors_;
+  struct AcceptorEntry {
+    std::unique_ptr<Acceptor> acceptor;
+    std::size_t listener = 0;
+  };
+  std::vector<AcceptorEntry> acceptors_;
   std::vector<std::shared_ptr<tls::ServerContext>> tls_;  // by listener
   std::unique_ptr<Timer> tick_;
   std::mt19937_64 rng_;

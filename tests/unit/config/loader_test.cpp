@@ -205,6 +205,14 @@ TEST(Loader, FullConfigMapsEveryKey) {
 
   EXPECT_EQ(c.cache.memory, kGiB);
   EXPECT_EQ(c.cache.max_object_size, 512000U);
+
+  EXPECT_EQ(c.timeouts.websocket_idle, hours(2));
+  EXPECT_EQ(c.admin.upgrade_socket, "/run/edged/upgrade.sock");
+  EXPECT_TRUE(c.listeners[0].rules[0].action.forward.stickiness.enabled);
+  EXPECT_EQ(c.listeners[0].rules[0].action.forward.stickiness.duration, hours(12));
+  EXPECT_FALSE(c.listeners[0].default_action.forward.stickiness.enabled);
+  EXPECT_EQ(c.listeners[0].upgrade_protocols, (std::vector<std::string>{"websocket", "h2c"}));
+  EXPECT_EQ(c.listeners[1].upgrade_protocols, std::vector<std::string>{"websocket"});
 }
 
 TEST(Loader, MinimalConfigGetsDefaults) {
@@ -791,6 +799,84 @@ cache: { memory: 1MiB, max_object_size: 2MiB }
 
   r = load(with("cache: { memory: 0, max_object_size: 2MiB }\n"));  // cache off
   EXPECT_TRUE(r.ok()) << dump(r);
+}
+
+TEST(Loader, UpgradeKeys) {
+  const LoadResult r = load(with("timeouts: { websocket_idle: 15m }\n"));
+  ASSERT_TRUE(r.ok()) << dump(r);
+  EXPECT_EQ(r.config.timeouts.websocket_idle, minutes(15));
+  ASSERT_EQ(r.config.listeners[0].upgrade_protocols.size(), 1u);
+  EXPECT_EQ(r.config.listeners[0].upgrade_protocols[0], "websocket");
+
+  const LoadResult two = load(R"(listeners:
+  - name: web
+    listen: :0
+    upgrade_protocols: [websocket, h2c]
+    default_action: { forward: { target_group: app } }
+target_groups: [{ name: app, targets: [127.0.0.1:5001] }]
+)");
+  ASSERT_TRUE(two.ok()) << dump(two);
+  EXPECT_EQ(two.config.listeners[0].upgrade_protocols,
+            (std::vector<std::string>{"websocket", "h2c"}));
+
+  const LoadResult none = load(R"(listeners:
+  - name: web
+    listen: :0
+    upgrade_protocols: []
+    default_action: { forward: { target_group: app } }
+target_groups: [{ name: app, targets: [127.0.0.1:5001] }]
+)");
+  ASSERT_TRUE(none.ok()) << dump(none);
+  EXPECT_TRUE(none.config.listeners[0].upgrade_protocols.empty());
+}
+
+TEST(Loader, BadUpgradeValuesNameTheirPosition) {
+  const LoadResult r = load(R"(listeners:
+  - name: web
+    listen: :0
+    upgrade_protocols: [websocket, "web socket"]
+    default_action: { forward: { target_group: app } }
+target_groups: [{ name: app, targets: [127.0.0.1:5001] }]
+timeouts: { websocket_idle: 0s }
+)");
+  ASSERT_FALSE(r.ok());
+  const ConfigError* e = find_error(r, "listeners[0].upgrade_protocols[1]");
+  ASSERT_NE(e, nullptr) << dump(r);
+  EXPECT_EQ(e->line, 4);
+  EXPECT_EQ(e->column, 36);
+  EXPECT_NE(find_error(r, "timeouts.websocket_idle"), nullptr) << dump(r);
+}
+
+TEST(Loader, TargetGroupStickiness) {
+  const LoadResult r = load(R"(listeners:
+  - name: web
+    listen: :0
+    default_action:
+      forward:
+        target_groups: [{ name: app, weight: 1 }]
+        target_group_stickiness: { enabled: true, duration: 10m }
+target_groups: [{ name: app, targets: [127.0.0.1:5001] }]
+)");
+  ASSERT_TRUE(r.ok()) << dump(r);
+  const auto& f = r.config.listeners[0].default_action.forward;
+  EXPECT_TRUE(f.stickiness.enabled);
+  EXPECT_EQ(f.stickiness.duration, minutes(10));
+
+  const LoadResult bad = load(R"(listeners:
+  - name: web
+    listen: :0
+    default_action:
+      forward:
+        target_groups: [{ name: app, weight: 1 }]
+        target_group_stickiness: { enabled: true, duration: 8d }
+target_groups: [{ name: app, targets: [127.0.0.1:5001] }]
+)");
+  ASSERT_FALSE(bad.ok());
+  const ConfigError* e =
+      find_error(bad, "listeners[0].default_action.forward.target_group_stickiness.duration");
+  ASSERT_NE(e, nullptr) << dump(bad);
+  EXPECT_EQ(e->line, 7);
+  EXPECT_EQ(e->column, 61);
 }
 
 }  // namespace

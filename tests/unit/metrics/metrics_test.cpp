@@ -225,6 +225,9 @@ TEST(MetricsTest, EveryFamilyHasHelpAndType) {
       {"edged_rule_requests_total", "counter"},
       {"edged_target_connection_errors_total", "counter"},
       {"edged_target_group_requests_total", "counter"},
+      {"edged_active_upgraded_connections", "gauge"},
+      {"edged_upgrades_total", "counter"},
+      {"edged_upgrades_declined_total", "counter"},
   };
   EXPECT_EQ(e.type, expected);
   for (const auto& [name, type] : expected) {
