@@ -42,7 +42,8 @@ double Histogram::sum_seconds() const { return static_cast<double>(sum_ns_.value
 WorkerShard::WorkerShard(std::size_t listeners, std::size_t target_groups)
     : listener_requests(listeners),
       target_group_responses(target_groups),
-      target_response_time(target_groups) {}
+      target_response_time(target_groups),
+      target_group_fail_open(target_groups) {}
 
 namespace {
 
@@ -54,7 +55,10 @@ using prometheus::MetricType;
 /// exact; values are not a snapshot of one instant, which Prometheus tolerates).
 struct Totals {
   explicit Totals(std::size_t listeners, std::size_t groups)
-      : listener_requests(listeners), target_group_responses(groups), response_time(groups) {}
+      : listener_requests(listeners),
+        target_group_responses(groups),
+        response_time(groups),
+        fail_open(groups) {}
 
   struct HistogramTotals {
     std::array<std::uint64_t, Histogram::kBounds.size() + 1> buckets{};
@@ -64,6 +68,7 @@ struct Totals {
   std::vector<std::array<std::uint64_t, kStatusClasses>> listener_requests;
   std::vector<std::array<std::uint64_t, kStatusClasses>> target_group_responses;
   std::vector<HistogramTotals> response_time;
+  std::vector<std::uint64_t> fail_open;
   std::array<std::uint64_t, kEdgeErrorCount> edge_errors{};
   std::array<std::uint64_t, kDesyncClassNames.size()> desync{};
   std::int64_t active_client_connections = 0;
@@ -87,6 +92,7 @@ struct Totals {
       const auto b = s.target_response_time[g].buckets();
       for (std::size_t i = 0; i < b.size(); ++i) response_time[g].buckets[i] += b[i];
       response_time[g].sum_ns += s.target_response_time[g].sum_nanoseconds();
+      fail_open[g] += s.target_group_fail_open[g].value();
     }
     for (std::size_t e = 0; e < kEdgeErrorCount; ++e) edge_errors[e] += s.edge_errors[e].value();
     for (std::size_t d = 0; d < desync.size(); ++d)
@@ -235,6 +241,19 @@ class ShardCollector final : public prometheus::Collectable {
     out.push_back(single_counter("edged_received_bytes_total", "Bytes received from clients.",
                                  t.bytes_received));
     out.push_back(single_counter("edged_sent_bytes_total", "Bytes sent to clients.", t.bytes_sent));
+    {
+      MetricFamily f = family("edged_target_group_fail_open_requests_total",
+                              "Requests routed to all registered targets because fewer than "
+                              "minimum_healthy_targets were healthy (fail open).",
+                              MetricType::Counter);
+      for (std::size_t g = 0; g < groups.size(); ++g)
+        f.metric.push_back(counter(t.fail_open[g], {label("target_group", groups[g])}));
+      out.push_back(std::move(f));
+    }
+    for (const auto& extra : metrics_.extra()) {
+      auto more = extra->Collect();
+      for (auto& f : more) out.push_back(std::move(f));
+    }
     return out;
   }
 

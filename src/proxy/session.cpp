@@ -40,6 +40,7 @@
 #include "edge/proxy/request_ctx.hpp"
 #include "edge/proxy/router.hpp"
 #include "edge/server/worker.hpp"
+#include "edge/upstream/routing.hpp"
 #include "edge/upstream/target.hpp"
 
 namespace edge::proxy {
@@ -562,6 +563,7 @@ class Session {
       } else {
         EdgeError err = co_await acquire(*target, conn);
         if (err != EdgeError::none) {
+          upstream::report_gateway_error(*group.group, *target);
           last_error = err;
           tried.add(target->index);
           guard.release();
@@ -600,6 +602,7 @@ class Session {
         w_.shard().upstream_retries.inc();
         continue;
       }
+      upstream::report_gateway_error(*group.group, *target);
       if (rh == ResponseHead::timeout) {
         co_await send_error(EdgeError::target_timeout);
       } else if (rh == ResponseHead::bad) {
@@ -620,7 +623,9 @@ class Session {
     if (auto* hooks = w_.state().hooks.get()) {
       if (auto* t = hooks->select_target(ctx_, candidates)) return t;
     }
-    return w_.balancer(group.group->index()).pick(candidates, tried);
+    const std::size_t gi = group.group->index();
+    return upstream::pick_routable(w_.balancer(gi), *group.group, candidates, tried,
+                                   w_.shard().target_group_fail_open[gi]);
   }
 
   // --------------------------------------------------------------- acquire
@@ -1027,6 +1032,8 @@ class Session {
     const std::size_t gi = ctx_.target_group->index();
     shard.target_group_responses[gi][metrics::status_class_index(ctx_.target_status)].inc();
     shard.target_response_time[gi].observe(ctx_.target_responded - ctx_.target_sent);
+    upstream::report_response(*ctx_.target_group, *conn.target, ctx_.target_status,
+                              ctx_.target_responded - ctx_.target_sent);
     co_return ResponseHead::ok;
   }
 
@@ -1243,7 +1250,7 @@ class Session {
     const auto& ka = tg.upstream_keepalive;
     if (reusable && !w_.draining() && ka.max_idle_per_target > 0 &&
         (ka.max_requests == 0 || conn.requests < ka.max_requests) && conn.target &&
-        conn.target->healthy.load(std::memory_order_relaxed)) {
+        conn.target->poolable()) {
       // The pool owns it from here; find our shared_ptr through the pool API.
       w_.pool().checkin(slot, current_conn_, ka);
     } else {

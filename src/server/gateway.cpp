@@ -10,7 +10,9 @@
 #include "edge/proxy/router.hpp"
 #include "edge/server/admin_server.hpp"
 #include "edge/server/worker.hpp"
+#include "edge/upstream/health_checker.hpp"
 #include "edge/upstream/target.hpp"
+#include "edge/upstream/target_metrics.hpp"
 
 namespace edge::server {
 
@@ -21,6 +23,7 @@ struct Gateway::Impl {
   std::vector<std::unique_ptr<Worker>> workers;
   std::vector<std::thread> threads;
   std::unique_ptr<AdminServer> admin;
+  std::unique_ptr<upstream::HealthChecker> health;
   std::vector<std::uint16_t> ports;
 
   std::mutex mu;
@@ -81,6 +84,18 @@ Gateway::Gateway(config::Config cfg, std::shared_ptr<proxy::ProxyHooks> hooks,
   impl_->metrics = std::make_unique<metrics::Metrics>(listener_names, group_names,
                                                       st.config.effective_workers());
   st.metrics = impl_->metrics.get();
+
+  std::vector<upstream::TargetGroup*> groups;
+  std::vector<const upstream::TargetGroup*> const_groups;
+  for (auto& g : st.groups) {
+    groups.push_back(g.group.get());
+    const_groups.push_back(g.group.get());
+  }
+  impl_->metrics->add_collectable(upstream::make_target_collectable(std::move(const_groups)));
+  upstream::HealthCheckerOptions ho;
+  ho.interval_override = options.health_check_interval;
+  ho.timeout_override = options.health_check_timeout;
+  impl_->health = std::make_unique<upstream::HealthChecker>(groups, ho);
 }
 
 Gateway::~Gateway() {
@@ -115,6 +130,7 @@ void Gateway::start() {
     add_metrics_routes(*im.admin, *im.metrics);
     im.admin->start();
   }
+  im.health->start();
   im.started = true;
   im.running = n;
   if (im.options.own_threads) {
@@ -168,6 +184,7 @@ void Gateway::wait() {
   im.threads.clear();
   if (im.drain_watch.joinable()) im.drain_watch.join();
   if (im.admin) im.admin->stop();
+  im.health->stop();
 }
 
 unsigned Gateway::workers() const { return impl_->state.config.effective_workers(); }

@@ -91,8 +91,72 @@ TargetGroup::TargetGroup(const config::TargetGroupConfig& cfg, std::uint32_t ind
     // A zero weight would make the least-outstanding score undefined: raise it to 1.
     t->weight = std::max<std::uint32_t>(tc.weight, 1);
     t->index = static_cast<std::uint32_t>(targets_.size());
+    // ALB: a target registered with the group is `initial` until its first
+    // check; with checks disabled it is `unavailable` and routed.
+    t->status.store(cfg_.health_check.enabled
+                        ? TargetStatus::pack(TargetState::initial,
+                                             TargetReason::initial_health_checking)
+                        : TargetStatus::pack(TargetState::unavailable,
+                                             TargetReason::health_check_disabled),
+                    std::memory_order_relaxed);
     targets_.push_back(std::move(t));
   }
+  refresh_health();
+}
+
+void TargetGroup::refresh_health() {
+  std::uint32_t healthy = 0;
+  for (const auto& t : targets_) {
+    const TargetState s = t->state();
+    if (s == TargetState::healthy || s == TargetState::unavailable) ++healthy;
+  }
+  healthy_.store(healthy, std::memory_order_relaxed);
+  const auto minimum = static_cast<std::uint32_t>(
+      std::max(cfg_.unhealthy_state_routing.minimum_healthy_targets, 1));
+  fail_open_.store(healthy < minimum ? 1 : 0, std::memory_order_relaxed);
+}
+
+bool TargetGroup::try_claim_ejection() const {
+  const auto n = static_cast<std::uint32_t>(targets_.size());
+  const auto pct = static_cast<std::uint32_t>(
+      std::clamp(cfg_.outlier_detection.max_ejection_percent, 0, 100));
+  // At most pct % of the targets, and never the last one that is routable.
+  std::uint32_t limit = n * pct / 100;
+  const std::uint32_t healthy = healthy_.load(std::memory_order_relaxed);
+  if (healthy == 0) return false;
+  limit = std::min(limit, healthy - 1);
+  std::uint32_t cur = ejected_.load(std::memory_order_relaxed);
+  while (cur < limit) {
+    if (ejected_.compare_exchange_weak(cur, cur + 1, std::memory_order_relaxed)) return true;
+  }
+  return false;
+}
+
+std::string_view state_name(TargetState s) {
+  switch (s) {
+    case TargetState::initial: return "initial";
+    case TargetState::healthy: return "healthy";
+    case TargetState::unhealthy: return "unhealthy";
+    case TargetState::unused: return "unused";
+    case TargetState::draining: return "draining";
+    case TargetState::unavailable: return "unavailable";
+  }
+  return "unknown";
+}
+
+std::string_view reason_name(TargetReason r) {
+  switch (r) {
+    case TargetReason::none: return "";
+    case TargetReason::registration_in_progress: return "Elb.RegistrationInProgress";
+    case TargetReason::initial_health_checking: return "Elb.InitialHealthChecking";
+    case TargetReason::response_code_mismatch: return "Target.ResponseCodeMismatch";
+    case TargetReason::timeout: return "Target.Timeout";
+    case TargetReason::failed_health_checks: return "Target.FailedHealthChecks";
+    case TargetReason::deregistration_in_progress: return "Target.DeregistrationInProgress";
+    case TargetReason::not_registered: return "Target.NotRegistered";
+    case TargetReason::health_check_disabled: return "Target.HealthCheckDisabled";
+  }
+  return "";
 }
 
 }  // namespace edge::upstream

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "edge/config/config.hpp"
@@ -22,6 +23,12 @@ struct GatewayOptions {
   /// true: start() creates one thread per worker. false: the caller runs each
   /// worker with run_worker(i) on a thread of its own.
   bool own_threads = true;
+  /// Test-only: replace every target group's health-check interval and timeout
+  /// after validation. The ALB ranges (interval 5–300 s, timeout 2–120 s) stay
+  /// enforced for every Config, from a file or built in code; only an embedder
+  /// that asks for it here gets shorter checks. No config key reaches these.
+  std::optional<std::chrono::milliseconds> health_check_interval;
+  std::optional<std::chrono::milliseconds> health_check_timeout;
 };
 
 class Gateway {

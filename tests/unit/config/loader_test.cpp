@@ -453,7 +453,7 @@ listeners:
     default_action: { forward: { target_group: nope } }
 target_groups:
   - name: app
-    algorithm: weighted_random
+    algorithm: random_pick
     targets: [127.0.0.1:5001]
 )");
   ASSERT_EQ(r.errors.size(), 5U) << dump(r);

@@ -291,6 +291,7 @@ TEST(MetricsTest, EveryFamilyHasHelpAndType) {
       {"edged_upstream_retries_total", "counter"},
       {"edged_received_bytes_total", "counter"},
       {"edged_sent_bytes_total", "counter"},
+      {"edged_target_group_fail_open_requests_total", "counter"},
   };
   EXPECT_EQ(e.type, expected);
   for (const auto& [name, type] : expected) {

@@ -62,7 +62,8 @@ TEST(TargetGroup, ResolvesLiteralAddresses) {
   EXPECT_EQ(bracketed.endpoint.port(), 5003);
   EXPECT_EQ(bracketed.weight, 1U);  // 0 is raised to 1
   EXPECT_EQ(bracketed.outstanding.load(), 0U);
-  EXPECT_EQ(bracketed.healthy.load(), 1U);
+  EXPECT_EQ(bracketed.state(), TargetState::initial);  // checks enabled by default
+  EXPECT_TRUE(bracketed.poolable());
 }
 
 TEST(TargetGroup, MalformedAddressFailsWithoutLookup) {
