@@ -197,4 +197,10 @@ metrics::Metrics& Gateway::metrics() { return *impl_->metrics; }
 
 const config::Config& Gateway::config() const { return impl_->state.config; }
 
+const upstream::TargetGroup* Gateway::target_group(std::string_view name) const {
+  for (const auto& g : impl_->state.groups)
+    if (g.group->name() == name) return g.group.get();
+  return nullptr;
+}
+
 }  // namespace edge::server

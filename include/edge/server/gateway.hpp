@@ -9,12 +9,16 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "edge/config/config.hpp"
 #include "edge/proxy/hooks.hpp"
 
 namespace edge::metrics {
 class Metrics;
+}
+namespace edge::upstream {
+class TargetGroup;
 }
 
 namespace edge::server {
@@ -61,6 +65,9 @@ class Gateway {
   std::uint16_t admin_port() const;
   metrics::Metrics& metrics();
   const config::Config& config() const;
+  /// The run-time group named `name` (targets with their state, counters), or
+  /// nullptr. Read-only: its atomics may be read from any thread.
+  const upstream::TargetGroup* target_group(std::string_view name) const;
 
  private:
   struct Impl;
