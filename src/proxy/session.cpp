@@ -549,7 +549,7 @@ class Session {
         ctx_.target = t;
       }
       upstream::Target* target = guard.target();
-      const std::size_t slot = group.slot_base + target->index;
+      const std::size_t slot = target->pool_slot;
       ++ctx_.attempts;
       upstream::UpstreamConnPtr conn;
       bool reused = false;
@@ -619,7 +619,7 @@ class Session {
   // ----------------------------------------------------------- pick_target
   upstream::Target* pick_target(const server::GroupRuntime& group,
                                 const upstream::ExcludeSet& tried) {
-    std::span<upstream::Target* const> candidates(group.targets);
+    std::span<upstream::Target* const> candidates = group.group->members();
     if (auto* hooks = w_.state().hooks.get()) {
       if (auto* t = hooks->select_target(ctx_, candidates)) return t;
     }

@@ -25,6 +25,7 @@ struct Gateway::Impl {
   std::unique_ptr<AdminServer> admin;
   std::unique_ptr<upstream::HealthChecker> health;
   std::vector<std::uint16_t> ports;
+  std::atomic<std::uint32_t> pool_slots{0};  // numbers targets' pool slots across groups
 
   std::mutex mu;
   std::condition_variable cv;
@@ -55,18 +56,14 @@ Gateway::Gateway(config::Config cfg, std::shared_ptr<proxy::ProxyHooks> hooks,
   st.hooks = std::move(hooks);
 
   std::vector<std::string> group_names;
-  std::size_t slot = 0;
   for (std::size_t i = 0; i < st.config.target_groups.size(); ++i) {
     GroupRuntime g;
-    g.group = std::make_unique<upstream::TargetGroup>(st.config.target_groups[i],
-                                                      static_cast<std::uint32_t>(i));
-    for (const auto& t : g.group->targets()) g.targets.push_back(t.get());
-    g.slot_base = slot;
-    slot += g.targets.size();
+    g.group = std::make_unique<upstream::TargetGroup>(
+        st.config.target_groups[i], static_cast<std::uint32_t>(i), &impl_->pool_slots);
     group_names.push_back(g.group->name());
     st.groups.push_back(std::move(g));
   }
-  st.pool_slots = slot;
+  st.pool_slots = impl_->pool_slots.load();
 
   std::vector<std::string> listener_names;
   for (std::size_t i = 0; i < st.config.listeners.size(); ++i) {
@@ -95,7 +92,8 @@ Gateway::Gateway(config::Config cfg, std::shared_ptr<proxy::ProxyHooks> hooks,
   upstream::HealthCheckerOptions ho;
   ho.interval_override = options.health_check_interval;
   ho.timeout_override = options.health_check_timeout;
-  impl_->health = std::make_unique<upstream::HealthChecker>(groups, ho);
+  impl_->health =
+      std::make_unique<upstream::HealthChecker>(groups, ho, st.config.admin.state_file);
 }
 
 Gateway::~Gateway() {

@@ -74,7 +74,7 @@ class TargetCollectable final : public prometheus::Collectable {
     for (const TargetGroup* g : groups_) {
       const std::string& gn = g->name();
       std::uint32_t registered = 0;
-      for (const auto& tp : g->targets()) {
+      for (const Target* tp : g->members()) {  // the published set: safe on any thread
         const Target& t = *tp;
         const std::uint32_t w = t.load_status();
         const TargetState s = TargetStatus::state(w);

@@ -37,11 +37,11 @@ struct ListenerRuntime {
   std::shared_ptr<const proxy::Router> router;
 };
 
-/// A target group as the data plane sees it (shared, immutable while serving).
+/// A target group as the data plane sees it. Its members change at run time
+/// (`group->members()`, an atomically published snapshot); each target's pool
+/// slot is `Target::pool_slot`.
 struct GroupRuntime {
   std::unique_ptr<upstream::TargetGroup> group;
-  std::vector<upstream::Target*> targets;  // routable set, in config order
-  std::size_t slot_base = 0;               // first pool slot of its targets
 };
 
 /// What all workers share: read-only after start.
@@ -49,7 +49,7 @@ struct SharedState {
   config::Config config;
   std::vector<ListenerRuntime> listeners;
   std::vector<GroupRuntime> groups;
-  std::size_t pool_slots = 0;
+  std::size_t pool_slots = 0;  // pool slots of the configured targets (grows at run time)
   std::shared_ptr<proxy::ProxyHooks> hooks;
   metrics::Metrics* metrics = nullptr;
 };

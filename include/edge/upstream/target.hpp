@@ -9,6 +9,8 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <span>
+#include <string_view>
 #include <string>
 #include <vector>
 
@@ -26,8 +28,10 @@ inline constexpr std::uint32_t kWeightScale = 1000;
 struct alignas(64) Target {
   std::string id;                          // as configured, "host:port"
   boost::asio::ip::tcp::endpoint endpoint; // resolved at load
-  std::uint32_t weight = 1;                // configured weight (1..999)
-  std::uint32_t index = 0;                 // position in its group
+  /// Weight 1..999 (changed at run time by the admin API).
+  std::atomic<std::uint32_t> weight{1};
+  std::uint32_t index = 0;      // creation order in its group (ExcludeSet bit)
+  std::uint32_t pool_slot = 0;  // per-worker pool slot, unique in the gateway
 
   /// Requests picked for this target and not yet finished, across all workers
   /// (counted from pick, connect time included, to the end of the relay).
@@ -66,7 +70,8 @@ struct alignas(64) Target {
   /// weight × ramp: what the balancers weigh (≥ 1, < 2^20 for weights ≤ 999).
   std::uint64_t effective_weight() const {
     const std::uint64_t r = ramp.load(std::memory_order_relaxed);
-    return std::uint64_t{weight != 0 ? weight : 1U} * (r != 0 ? r : 1U);
+    const std::uint64_t w = weight.load(std::memory_order_relaxed);
+    return (w != 0 ? w : 1U) * (r != 0 ? r : 1U);
   }
   std::uint32_t load_status() const { return status.load(std::memory_order_relaxed); }
   TargetState state() const { return TargetStatus::state(load_status()); }
@@ -77,37 +82,86 @@ struct alignas(64) Target {
   }
 };
 
+/// An immutable membership snapshot: the targets a pick considers (registered
+/// ones, draining ones until they are unused).
+struct TargetSet {
+  std::vector<Target*> targets;
+};
+
+/// A target group at run time, and the registry of its targets.
+///
+/// Membership changes at run time (admin API): the control thread builds a new
+/// TargetSet and publishes it with one atomic pointer store; workers load the
+/// pointer once per pick (acquire) and never lock. A pick is synchronous, so no
+/// worker holds a set across a suspension; retired sets and every Target ever
+/// created are nevertheless kept until the group is destroyed (membership
+/// changes are rare and small; Targets are referenced by in-flight requests
+/// and pooled connections). A deregistered target that is registered again
+/// reuses its Target object, so repeated churn does not grow `targets()`.
+/// Thread: members()/fail_open()/counts any thread; create/publish/
+/// refresh_health on the control thread only.
 class TargetGroup {
  public:
   /// Resolves target addresses (blocking getaddrinfo: call off the data plane).
   /// Throws std::runtime_error naming the target when it cannot be resolved.
-  explicit TargetGroup(const config::TargetGroupConfig& cfg, std::uint32_t index = 0);
+  /// `pool_slots` numbers the targets' pool slots across the groups of one
+  /// gateway (nullptr: this group numbers its own from 0).
+  explicit TargetGroup(const config::TargetGroupConfig& cfg, std::uint32_t index = 0,
+                       std::atomic<std::uint32_t>* pool_slots = nullptr);
+  TargetGroup(const TargetGroup&) = delete;
+  TargetGroup& operator=(const TargetGroup&) = delete;
 
   const std::string& name() const { return cfg_.name; }
   const config::TargetGroupConfig& config() const { return cfg_; }
   std::uint32_t index() const { return index_; }
+  /// Every Target this group created (members or not), in creation order. Grows
+  /// at run time: iterate it on the control thread only (or before start).
   const std::vector<std::unique_ptr<Target>>& targets() const { return targets_; }
+  /// The current members: one acquire load; valid while the group lives.
+  std::span<Target* const> members() const {
+    return current_.load(std::memory_order_acquire)->targets;
+  }
+
+  /// Control thread: the Target with this id (member or not), or nullptr.
+  Target* find(std::string_view id) const;
+  /// Control thread: a Target for `id` at `endpoint`, not yet a member (reuses
+  /// an unused one with the same id). Its state is set by the caller.
+  Target* create(const std::string& id, const boost::asio::ip::tcp::endpoint& endpoint,
+                 std::uint32_t weight);
+  /// Control thread: publishes a new member set and refreshes the health counts.
+  void publish(std::vector<Target*> members);
 
   /// The set a pick chooses from: RouteMask::routable() unless fewer than
   /// `minimum_healthy_targets` targets are healthy (fail open). One relaxed load.
   bool fail_open() const { return fail_open_.load(std::memory_order_relaxed) != 0; }
-  /// Targets counted healthy (healthy, or health checks disabled) by the last
-  /// health update; and targets currently ejected by passive health.
+  /// Members counted healthy (healthy, or health checks disabled) by the last
+  /// health update; and members currently ejected by passive health.
   std::uint32_t healthy_count() const { return healthy_.load(std::memory_order_relaxed); }
   std::uint32_t ejected_count() const { return ejected_.load(std::memory_order_relaxed); }
 
-  /// Recomputes the healthy count and the fail-open flag from the targets'
-  /// states (health checker, after a state change; also at construction).
+  /// Recomputes the healthy count and the fail-open flag from the members'
+  /// states (control thread, after a state change; also at construction).
   void refresh_health();
   /// Passive ejection budget: claims a slot if fewer than max_ejection_percent
-  /// of the targets (and never the last routable one) are ejected.
+  /// of the members (and never the last routable one) are ejected.
   bool try_claim_ejection() const;
   void release_ejection() const { ejected_.fetch_sub(1, std::memory_order_relaxed); }
+
+  /// Resolves one configured target (blocking; throws std::runtime_error).
+  static boost::asio::ip::tcp::endpoint resolve(const config::TargetGroupConfig& group,
+                                                const config::TargetConfig& target,
+                                                const std::string& id);
+  /// The canonical id of a configured target ("host:port", "[v6]:port").
+  static std::string id_of(const config::TargetConfig& target);
 
  private:
   config::TargetGroupConfig cfg_;
   std::uint32_t index_;
+  std::atomic<std::uint32_t> own_slots_{0};
+  std::atomic<std::uint32_t>* slots_;
   std::vector<std::unique_ptr<Target>> targets_;
+  std::vector<std::unique_ptr<const TargetSet>> sets_;  // current and retired
+  std::atomic<const TargetSet*> current_{nullptr};
   alignas(64) std::atomic<std::uint32_t> healthy_{0};
   mutable std::atomic<std::uint32_t> ejected_{0};  // run-time state of a const group
   std::atomic<std::uint8_t> fail_open_{0};
