@@ -9,6 +9,7 @@
 #include "edge/metrics/metrics.hpp"
 #include "edge/proxy/router.hpp"
 #include "edge/server/admin_server.hpp"
+#include "edge/server/target_api.hpp"
 #include "edge/server/worker.hpp"
 #include "edge/upstream/health_checker.hpp"
 #include "edge/upstream/target.hpp"
@@ -118,6 +119,8 @@ void Gateway::start() {
     st.listeners[i].port = im.ports[i];
     st.listeners[i].port_text = std::to_string(im.ports[i]);
   }
+  // Before the admin API: registration calls run on the checker's thread.
+  im.health->start();
   if (st.config.admin.enabled) {
     im.admin = std::make_unique<AdminServer>(st.config.admin.listen, st.config.admin.token);
     im.admin->add_route("GET", "/healthz", [this](const AdminRequest&) {
@@ -126,9 +129,9 @@ void Gateway::start() {
                                    : AdminResponse::text(200, "ok\n");
     });
     add_metrics_routes(*im.admin, *im.metrics);
+    add_target_group_routes(*im.admin, *im.health);
     im.admin->start();
   }
-  im.health->start();
   im.started = true;
   im.running = n;
   if (im.options.own_threads) {
