@@ -639,7 +639,14 @@ class Reader {
   void health_check(const Node& n, const std::string& path, HealthCheckConfig& h) {
     map(n, path,
         {{"enabled", [&](const Node& v, const std::string& p) { boolean(v, p, h.enabled); }},
-         {"protocol", [&](const Node& v, const std::string& p) { protocol(v, p, h.protocol); }},
+         {"protocol",
+          [&](const Node& v, const std::string& p) {
+            choice(v, p,
+                   {{"HTTP", HealthCheckProtocol::http},
+                    {"HTTPS", HealthCheckProtocol::https},
+                    {"TCP", HealthCheckProtocol::tcp}},
+                   h.protocol);
+          }},
          {"port",
           [&](const Node& v, const std::string& p) {
             if (v.IsScalar() && v.Scalar() == "traffic-port") {

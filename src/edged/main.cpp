@@ -32,7 +32,7 @@ void print_notices(const edge::config::Config& c) {
     std::fprintf(stderr, "edged: notice: access_log: access logs are not written by this "
                          "version (set path: off to silence this)\n");
   for (const auto& g : c.target_groups) {
-    if (g.health_check.enabled && g.health_check.protocol == edge::config::Protocol::https)
+    if (g.health_check.enabled && g.health_check.protocol == edge::config::HealthCheckProtocol::https)
       std::fprintf(stderr, "edged: notice: target_groups '%s': health_check protocol HTTPS is "
                            "probed with a TCP connect by this version (no TLS to targets yet)\n",
                    g.name.c_str());

@@ -75,7 +75,8 @@ HealthChecker::Entry& HealthChecker::entry_for(TargetGroup& g, Target& t) {
   if (hc.port) e->probe_endpoint.port(*hc.port);
   if (options_.interval_override) e->interval = *options_.interval_override;
   if (options_.timeout_override) e->timeout = *options_.timeout_override;
-  if (hc.protocol == config::Protocol::http) {
+  // HTTPS probes connect over TCP until upstream TLS exists (edged says so at start).
+  if (hc.protocol == config::HealthCheckProtocol::http) {
     std::string& r = e->request;
     r = "GET ";
     r += hc.path;

@@ -6,6 +6,7 @@
 #include <functional>
 #include <thread>
 
+#include "edge/upstream/routing.hpp"
 #include "edge/upstream/target.hpp"
 #include "integration/gateway_fixture.hpp"
 
@@ -170,6 +171,70 @@ TEST_F(HealthTest, OneCheckerForTheWholeProcess) {
   EXPECT_LE(probes, max_expected);
   // Probes do not come from the request pool: each is a connection of its own.
   EXPECT_GE(a.total_connections(), probes);
+}
+
+TEST_F(HealthTest, TcpChecksConnectOnly) {
+  add_origin();
+  auto c = health_config();
+  add_target(c, refused_port());
+  c.target_groups[0].health_check.protocol = config::HealthCheckProtocol::tcp;
+  start_checked(c);
+  ASSERT_TRUE(eventually([&] {
+    return target(0).state() == upstream::TargetState::healthy &&
+           target(1).state() == upstream::TargetState::unhealthy;
+  }));
+  EXPECT_EQ(reason(1), upstream::TargetReason::failed_health_checks);
+  EXPECT_EQ(origins_[0]->requests_for("/health"), 0U);  // no HTTP request
+  for (int i = 0; i < 10; ++i) ASSERT_EQ(http_get(port_, "/x").status, 200);
+}
+
+TEST_F(HealthTest, SlowHealthEndpointIsATimeout) {
+  add_origin();
+  auto c = health_config();
+  c.target_groups[0].health_check.path = "/delay/3000";
+  server::GatewayOptions o;
+  o.health_check_interval = kInterval;
+  o.health_check_timeout = 50ms;
+  gateway_ = std::make_unique<server::Gateway>(std::move(c), nullptr, o);
+  gateway_->start();
+  ASSERT_TRUE(eventually([&] { return target(0).state() == upstream::TargetState::unhealthy; }));
+  EXPECT_EQ(reason(0), upstream::TargetReason::timeout);
+}
+
+TEST_F(HealthTest, Consecutive5xxEjectsUntilTheEjectionEndsAndACheckPasses) {
+  auto& good = add_origin();
+  origin::OriginOptions failing;
+  failing.error_rate = 1.0;  // every request but the health endpoints: 500
+  auto& bad = add_origin(failing);
+  auto c = health_config();
+  auto& od = c.target_groups[0].outlier_detection;
+  od.consecutive_5xx = 3;
+  od.base_ejection_time = 1s;
+  c.target_groups[0].retries = 0;
+  start_checked(c);
+  ASSERT_TRUE(eventually([&] { return all_in(upstream::TargetState::healthy); }));
+  auto ejected = [&] { return upstream::TargetStatus::ejected(target(1).load_status()); };
+  ASSERT_TRUE(eventually([&] {
+    http_get(port_, "/x");
+    return ejected();
+  }));
+  EXPECT_EQ(target(1).ejections.load(), 1U);
+  const auto bad_seen = bad.requests_for("/x");
+  for (int i = 0; i < 10; ++i) ASSERT_EQ(http_get(port_, "/x").status, 200);
+  EXPECT_EQ(bad.requests_for("/x"), bad_seen);
+  EXPECT_GE(good.requests_for("/x"), 10U);
+  // Back after base_ejection_time and a passing check; ejected again for 2 × base.
+  ASSERT_TRUE(eventually([&] { return !ejected(); }));
+  ASSERT_TRUE(eventually([&] {
+    http_get(port_, "/x");
+    return target(1).ejections.load() == 2;
+  }));
+  EXPECT_EQ(target(1).times_ejected.load(), 2U);
+  const auto left = target(1).ejected_until_ms.load() - upstream::steady_ms();
+  EXPECT_GT(left, 1000);
+  EXPECT_LE(left, 2000);
+  EXPECT_NE(gateway_->metrics().serialize().find("edged_target_ejections_total"),
+            std::string::npos);
 }
 
 }  // namespace

@@ -26,6 +26,8 @@ struct Address {
 
 enum class DesyncMode { monitor, defensive, strictest };
 enum class Protocol { http, https };
+/// Health check probes: HTTP/HTTPS request a path, TCP only connects.
+enum class HealthCheckProtocol { http, https, tcp };
 enum class Algorithm { least_outstanding_requests, round_robin, weighted_random, least_latency };
 enum class AccessLogFormat { alb, json };
 
@@ -141,7 +143,7 @@ struct TargetConfig {
 
 struct HealthCheckConfig {
   bool enabled = true;
-  Protocol protocol = Protocol::http;
+  HealthCheckProtocol protocol = HealthCheckProtocol::http;
   std::optional<std::uint16_t> port;  // nullopt = traffic-port
   std::string path = "/";
   Duration interval = std::chrono::seconds(30);
