@@ -8,6 +8,9 @@ namespace {
 
 constexpr std::size_t kFullScanMax = 16;
 
+// TODO(issue 3): decay the peak-EWMA with time (Finagle: alpha = 1 - exp(-dt/tau)),
+// not only per sample: a target avoided after one slow sample keeps its peak.
+
 /// latency × (outstanding + 1) / weight, as a double: the factors are 32-bit and
 /// the comparison needs no exactness (ties are broken at random).
 double cost_of(const Target& t, std::uint32_t floor_us) {
