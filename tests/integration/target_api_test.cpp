@@ -182,6 +182,37 @@ TEST_F(TargetApiTest, DeregistrationUnderLoadDrainsWithoutClientErrors) {
   EXPECT_EQ(group().targets()[0]->state(), upstream::TargetState::unused);
 }
 
+TEST_F(TargetApiTest, DrainingClosesIdlePooledConnectionsAtOnce) {
+  auto& b = add_origin();
+  auto c = api_config({&b});
+  c.target_groups[0].health_check.enabled = false;  // no probe connections to count
+  c.target_groups[0].deregistration_delay = 60s;
+  c.workers = 1;
+  start_api(c);
+  // Several pooled connections to b: concurrent requests, then idle.
+  std::vector<std::thread> clients;
+  for (int i = 0; i < 4; ++i)
+    clients.emplace_back([&] { EXPECT_EQ(http_get(port_, "/delay/100").status, 200); });
+  for (auto& t : clients) t.join();
+  ASSERT_GE(b.open_connections(), 2U);
+
+  std::atomic<int> long_status{0};
+  std::thread long_request([&] { long_status = http_get(port_, "/delay/3000", {}, 20s).status; });
+  ASSERT_TRUE(eventually([&] { return b.requests_for("/delay/3000") == 1; }));
+  ASSERT_EQ(admin("DELETE", "/target-groups/app/targets/" + id_of(b)).status, 200);
+  EXPECT_EQ(state_of(id_of(b)), upstream::TargetState::draining);
+  // Still draining (a request in flight), but the idle connections are gone:
+  // only the one carrying the long request is left.
+  EXPECT_TRUE(b.wait_for_open_connections(1, 2500ms));
+  EXPECT_EQ(state_of(id_of(b)), upstream::TargetState::draining);
+  long_request.join();
+  EXPECT_EQ(long_status.load(), 200);
+  ASSERT_TRUE(eventually([&] { return member(id_of(b)) == nullptr; }));
+  EXPECT_TRUE(b.wait_for_open_connections(0, 5s));
+  // No target left: 503, as ALB answers an empty target group.
+  EXPECT_EQ(http_get(port_, "/x").status, 503);
+}
+
 TEST_F(TargetApiTest, InvalidRequestsAndWrongTokenChangeNothing) {
   auto& a = add_origin();
   auto& b = add_origin();
