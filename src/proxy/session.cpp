@@ -603,6 +603,18 @@ class Session {
         continue;
       }
       upstream::report_gateway_error(*group.group, *target);
+      if (!reused && replayable && idempotent &&
+          (sent == Step::failed || rh == ResponseHead::failed_before_bytes) &&
+          connect_retries_left-- > 0) {
+        // A fresh connection closed before any response byte (the target went
+        // away): an idempotent request goes to another target.
+        last_error = EdgeError::target_reset;
+        tried.add(target->index);
+        guard.release();
+        ctx_.target = nullptr;
+        w_.shard().upstream_retries.inc();
+        continue;
+      }
       if (rh == ResponseHead::timeout) {
         co_await send_error(EdgeError::target_timeout);
       } else if (rh == ResponseHead::bad) {

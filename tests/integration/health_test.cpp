@@ -138,7 +138,11 @@ TEST_F(HealthTest, OriginKilledUnderLoadNoClientErrors) {
       while (!stop.load()) {
         auto conn = connect(port_);
         for (int k = 0; k < 20 && !stop.load(); ++k) {
-          if (conn.request("GET", "/x").status != 200) ++errors;
+          const int st = conn.request("GET", "/x").status;
+          if (st != 200) {
+            ++errors;
+            ADD_FAILURE() << "status " << st;
+          }
           ++done;
         }
       }
