@@ -15,10 +15,13 @@ namespace {
 
 using edge::upstream::Balancer;
 using edge::upstream::ExcludeSet;
+using edge::upstream::LeastLatency;
 using edge::upstream::LeastOutstanding;
 using edge::upstream::OutstandingGuard;
 using edge::upstream::RoundRobin;
+using edge::upstream::RouteMask;
 using edge::upstream::Target;
+using edge::upstream::WeightedRandom;
 
 /// Targets shared by all benchmark threads, created once per size.
 struct SharedTargets {
@@ -29,6 +32,7 @@ struct SharedTargets {
       owned.push_back(std::make_unique<Target>());
       owned.back()->index = static_cast<std::uint32_t>(i);
       owned.back()->weight = 1 + static_cast<std::uint32_t>(i % 3);
+      owned.back()->latency_ewma_us = 1000 + static_cast<std::uint32_t>(i % 5) * 100;
       view.push_back(owned.back().get());
     }
   }
@@ -48,7 +52,8 @@ void run_picks(benchmark::State& state, Balancer& balancer) {
   std::array<OutstandingGuard, kInFlight> in_flight;
   std::size_t slot = 0;
   for (auto _ : state) {
-    Target* t = balancer.pick(shared.view, ExcludeSet{});
+    // The mask production uses (one status-word load per candidate).
+    Target* t = balancer.pick(shared.view, ExcludeSet{}, RouteMask::routable());
     benchmark::DoNotOptimize(t);
     in_flight[slot] = OutstandingGuard(t);
     slot = (slot + 1) % kInFlight;
@@ -68,5 +73,17 @@ void BM_RoundRobinPick(benchmark::State& state) {
   run_picks(state, balancer);
 }
 BENCHMARK(BM_RoundRobinPick)->Arg(4)->Arg(64)->Threads(2)->UseRealTime();
+
+void BM_WeightedRandomPick(benchmark::State& state) {
+  WeightedRandom balancer(0x51ed + static_cast<std::uint64_t>(state.thread_index()));
+  run_picks(state, balancer);
+}
+BENCHMARK(BM_WeightedRandomPick)->Arg(4)->Arg(64)->Threads(2)->UseRealTime();
+
+void BM_LeastLatencyPick(benchmark::State& state) {
+  LeastLatency balancer(0x1a7e + static_cast<std::uint64_t>(state.thread_index()));
+  run_picks(state, balancer);
+}
+BENCHMARK(BM_LeastLatencyPick)->Arg(4)->Arg(64)->Threads(2)->UseRealTime();
 
 }  // namespace

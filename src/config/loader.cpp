@@ -682,7 +682,14 @@ class Reader {
   void health_check(const Node& n, const std::string& path, HealthCheckConfig& h) {
     map(n, path,
         {{"enabled", [&](const Node& v, const std::string& p) { boolean(v, p, h.enabled); }},
-         {"protocol", [&](const Node& v, const std::string& p) { protocol(v, p, h.protocol); }},
+         {"protocol",
+          [&](const Node& v, const std::string& p) {
+            choice(v, p,
+                   {{"HTTP", HealthCheckProtocol::http},
+                    {"HTTPS", HealthCheckProtocol::https},
+                    {"TCP", HealthCheckProtocol::tcp}},
+                   h.protocol);
+          }},
          {"port",
           [&](const Node& v, const std::string& p) {
             if (v.IsScalar() && v.Scalar() == "traffic-port") {
@@ -720,7 +727,9 @@ class Reader {
           [&](const Node& v, const std::string& p) {
             choice(v, p,
                    {{"least_outstanding_requests", Algorithm::least_outstanding_requests},
-                    {"round_robin", Algorithm::round_robin}},
+                    {"round_robin", Algorithm::round_robin},
+                    {"weighted_random", Algorithm::weighted_random},
+                    {"least_latency", Algorithm::least_latency}},
                    g.algorithm);
           }},
          {"targets",
@@ -732,6 +741,34 @@ class Reader {
           }},
          {"health_check",
           [&](const Node& v, const std::string& p) { health_check(v, p, g.health_check); }},
+         {"unhealthy_state_routing",
+          [&](const Node& v, const std::string& p) {
+            auto& u = g.unhealthy_state_routing;
+            map(v, p,
+                {{"minimum_healthy_targets", [&](const Node& x, const std::string& xp) {
+                    integer(x, xp, u.minimum_healthy_targets);
+                  }}});
+          }},
+         {"outlier_detection",
+          [&](const Node& v, const std::string& p) {
+            auto& o = g.outlier_detection;
+            map(v, p,
+                {{"enabled",
+                  [&](const Node& x, const std::string& xp) { boolean(x, xp, o.enabled); }},
+                 {"consecutive_5xx",
+                  [&](const Node& x, const std::string& xp) { integer(x, xp, o.consecutive_5xx); }},
+                 {"consecutive_gateway_failure",
+                  [&](const Node& x, const std::string& xp) {
+                    integer(x, xp, o.consecutive_gateway_failure);
+                  }},
+                 {"base_ejection_time",
+                  [&](const Node& x, const std::string& xp) {
+                    duration(x, xp, o.base_ejection_time);
+                  }},
+                 {"max_ejection_percent", [&](const Node& x, const std::string& xp) {
+                    integer(x, xp, o.max_ejection_percent);
+                  }}});
+          }},
          {"deregistration_delay",
           [&](const Node& v, const std::string& p) { duration(v, p, g.deregistration_delay); }},
          {"slow_start", [&](const Node& v, const std::string& p) { duration(v, p, g.slow_start); }},

@@ -502,6 +502,14 @@ class Validator {
       err(hp + ".matcher", "invalid matcher " + in_quotes(h.matcher) +
                                " (e.g. \"200\", \"200,302\", \"200-299\"; codes 200..499)");
     }
+    range(path + ".unhealthy_state_routing.minimum_healthy_targets",
+          g.unhealthy_state_routing.minimum_healthy_targets, 1, 1000);
+    const auto& od = g.outlier_detection;
+    const std::string op = path + ".outlier_detection";
+    range(op + ".consecutive_5xx", od.consecutive_5xx, 0, 1000);
+    range(op + ".consecutive_gateway_failure", od.consecutive_gateway_failure, 0, 1000);
+    range(op + ".base_ejection_time", od.base_ejection_time, seconds(1), seconds(300));
+    range(op + ".max_ejection_percent", od.max_ejection_percent, 0, 100);
     range(path + ".deregistration_delay", g.deregistration_delay, Duration::zero(), seconds(3600));
     if (g.slow_start != Duration::zero() &&
         (g.slow_start < seconds(30) || g.slow_start > seconds(900))) {

@@ -32,12 +32,10 @@ constexpr const char* kUsage =
 /// but does not act on yet: said once at start, never silently ignored.
 void print_notices(const edge::config::Config& c) {
   for (const auto& g : c.target_groups) {
-    if (g.health_check.enabled)
-      std::fprintf(stderr, "edged: notice: target_groups '%s': active health checks are not run "
-                           "by this version; every target is routable\n", g.name.c_str());
-    if (g.slow_start.count() > 0)
-      std::fprintf(stderr, "edged: notice: target_groups '%s': slow_start is not applied by this "
-                           "version\n", g.name.c_str());
+    if (g.health_check.enabled && g.health_check.protocol == edge::config::HealthCheckProtocol::https)
+      std::fprintf(stderr, "edged: notice: target_groups '%s': health_check protocol HTTPS is "
+                           "probed with a TCP connect by this version (no TLS to targets yet)\n",
+                   g.name.c_str());
   }
   if (!c.cache_policies.empty() || !c.origin_request_policies.empty())
     std::fprintf(stderr, "edged: notice: cache and origin request policies are not applied by "

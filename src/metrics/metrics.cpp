@@ -47,6 +47,7 @@ WorkerShard::WorkerShard(std::size_t listeners_n, std::size_t target_groups,
     : listener_requests(listeners_n),
       target_group_responses(target_groups),
       target_response_time(target_groups),
+      target_group_fail_open(target_groups),
       listeners(listeners_n),
       groups(target_groups),
       rule_requests(std::max(rule_slots, listeners_n)),
@@ -76,7 +77,8 @@ struct Totals {
         rule_requests(rules),
         listener_requests(listeners),
         target_group_responses(groups),
-        response_time(groups) {}
+        response_time(groups),
+        fail_open(groups) {}
 
   struct HistogramTotals {
     std::array<std::uint64_t, Histogram::kBounds.size() + 1> buckets{};
@@ -101,6 +103,7 @@ struct Totals {
   std::vector<std::array<std::uint64_t, kStatusClasses>> listener_requests;
   std::vector<std::array<std::uint64_t, kStatusClasses>> target_group_responses;
   std::vector<HistogramTotals> response_time;
+  std::vector<std::uint64_t> fail_open;
   std::array<std::uint64_t, kEdgeErrorCount> edge_errors{};
   std::array<std::uint64_t, kDesyncClassNames.size()> desync{};
   std::int64_t active_client_connections = 0;
@@ -132,6 +135,7 @@ struct Totals {
       const auto b = s.target_response_time[g].buckets();
       for (std::size_t i = 0; i < b.size(); ++i) response_time[g].buckets[i] += b[i];
       response_time[g].sum_ns += s.target_response_time[g].sum_nanoseconds();
+      fail_open[g] += s.target_group_fail_open[g].value();
     }
     for (std::size_t l = 0; l < elb_responses.size(); ++l) {
       const ListenerCounters& lc = s.listeners[l];
@@ -436,6 +440,19 @@ class ShardCollector final : public prometheus::Collectable {
         "edged_upgrades_declined_total",
         "Upgrade requests forwarded as plain HTTP (protocol not allowed, not a bodiless GET).",
         t.upgrades_declined));
+    {
+      MetricFamily f = family("edged_target_group_fail_open_requests_total",
+                              "Requests routed to all registered targets because fewer than "
+                              "minimum_healthy_targets were healthy (fail open).",
+                              MetricType::Counter);
+      for (std::size_t g = 0; g < groups.size(); ++g)
+        f.metric.push_back(counter(t.fail_open[g], {label("target_group", groups[g])}));
+      out.push_back(std::move(f));
+    }
+    for (const auto& extra : metrics_.extra()) {
+      auto more = extra->Collect();
+      for (auto& f : more) out.push_back(std::move(f));
+    }
     return out;
   }
 

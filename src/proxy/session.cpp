@@ -51,6 +51,7 @@
 #include "edge/server/worker.hpp"
 #include "edge/tls/client_context.hpp"
 #include "edge/tls/server_context.hpp"
+#include "edge/upstream/routing.hpp"
 #include "edge/upstream/target.hpp"
 
 namespace edge::proxy {
@@ -728,7 +729,7 @@ class Session {
         ctx_.target = t;
       }
       upstream::Target* target = guard.target();
-      const std::size_t slot = group.slot_base + target->index;
+      const std::size_t slot = target->pool_slot;
       ++ctx_.attempts;
       upstream::UpstreamConnPtr conn;
       bool reused = false;
@@ -743,6 +744,7 @@ class Session {
         EdgeError err = co_await acquire(group, *target, conn);
         if (err != EdgeError::none) {
           w_.shard().groups[group.group->index()].connection_errors.inc();
+          upstream::report_gateway_error(*group.group, *target);
           last_error = err;
           tried.add(target->index);
           guard.release();
@@ -786,6 +788,19 @@ class Session {
         w_.shard().upstream_retries.inc();
         continue;
       }
+      upstream::report_gateway_error(*group.group, *target);
+      if (!reused && replayable && idempotent &&
+          (sent == Step::failed || rh == ResponseHead::failed_before_bytes) &&
+          connect_retries_left-- > 0) {
+        // A fresh connection closed before any response byte (the target went
+        // away): an idempotent request goes to another target.
+        last_error = EdgeError::target_reset;
+        tried.add(target->index);
+        guard.release();
+        ctx_.target = nullptr;
+        w_.shard().upstream_retries.inc();
+        continue;
+      }
       if (rh == ResponseHead::timeout) {
         co_await send_error(EdgeError::target_timeout);
       } else if (rh == ResponseHead::bad) {
@@ -826,11 +841,13 @@ class Session {
   // ----------------------------------------------------------- pick_target
   upstream::Target* pick_target(const server::GroupRuntime& group,
                                 const upstream::ExcludeSet& tried) {
-    std::span<upstream::Target* const> candidates(group.targets);
+    std::span<upstream::Target* const> candidates = group.group->members();
     if (auto* hooks = w_.state().hooks.get()) {
       if (auto* t = hooks->select_target(ctx_, candidates)) return t;
     }
-    return w_.balancer(group.group->index()).pick(candidates, tried);
+    const std::size_t gi = group.group->index();
+    return upstream::pick_routable(w_.balancer(gi), *group.group, candidates, tried,
+                                   w_.shard().target_group_fail_open[gi]);
   }
 
   // --------------------------------------------------------------- acquire
@@ -1258,6 +1275,8 @@ class Session {
     const std::size_t gi = ctx_.target_group->index();
     shard.target_group_responses[gi][metrics::status_class_index(ctx_.target_status)].inc();
     shard.target_response_time[gi].observe(ctx_.target_responded - ctx_.target_sent);
+    upstream::report_response(*ctx_.target_group, *conn.target, ctx_.target_status,
+                              ctx_.target_responded - ctx_.target_sent);
     co_return ResponseHead::ok;
   }
 
@@ -1472,7 +1491,7 @@ class Session {
     const auto& ka = tg.upstream_keepalive;
     if (reusable && !w_.draining() && ka.max_idle_per_target > 0 &&
         (ka.max_requests == 0 || conn.requests < ka.max_requests) && conn.target &&
-        conn.target->healthy.load(std::memory_order_relaxed)) {
+        conn.target->poolable()) {
       // The pool owns it from here; find our shared_ptr through the pool API.
       w_.pool().checkin(slot, current_conn_, ka);
     } else {

@@ -15,10 +15,13 @@
 #include "edge/server/admin_server.hpp"
 #include "edge/server/status_page.hpp"
 #include "edge/server/handover.hpp"
-#include "edge/server/worker.hpp"
 #include "edge/tls/client_context.hpp"
 #include "edge/tls/server_context.hpp"
+#include "edge/server/target_api.hpp"
+#include "edge/server/worker.hpp"
+#include "edge/upstream/health_checker.hpp"
 #include "edge/upstream/target.hpp"
+#include "edge/upstream/target_metrics.hpp"
 
 namespace edge::server {
 
@@ -31,9 +34,11 @@ struct Gateway::Impl {
   std::vector<std::unique_ptr<Worker>> workers;
   std::vector<std::thread> threads;
   std::unique_ptr<AdminServer> admin;
+  std::unique_ptr<upstream::HealthChecker> health;
   std::vector<std::uint16_t> ports;
   ListenerFds listening;  // every listening socket, for a hand-over
   std::unique_ptr<HandoverServer> handover;
+  std::atomic<std::uint32_t> pool_slots{0};  // numbers targets' pool slots across groups
 
   std::mutex mu;
   std::condition_variable cv;
@@ -66,13 +71,10 @@ Gateway::Gateway(config::Config cfg, std::shared_ptr<proxy::ProxyHooks> hooks,
   st.hooks = std::move(hooks);
 
   std::vector<std::string> group_names;
-  std::size_t slot = 0;
   for (std::size_t i = 0; i < st.config.target_groups.size(); ++i) {
     GroupRuntime g;
-    g.group = std::make_unique<upstream::TargetGroup>(st.config.target_groups[i],
-                                                      static_cast<std::uint32_t>(i));
-    for (const auto& t : g.group->targets()) g.targets.push_back(t.get());
-    g.slot_base = slot;
+    g.group = std::make_unique<upstream::TargetGroup>(
+        st.config.target_groups[i], static_cast<std::uint32_t>(i), &impl_->pool_slots);
     if (const auto& tc = st.config.target_groups[i]; tc.protocol == config::Protocol::https) {
       try {
         for (unsigned w = 0; w < st.config.effective_workers(); ++w)
@@ -81,11 +83,10 @@ Gateway::Gateway(config::Config cfg, std::shared_ptr<proxy::ProxyHooks> hooks,
         throw std::runtime_error("target group '" + tc.name + "': " + e.what());
       }
     }
-    slot += g.targets.size();
     group_names.push_back(g.group->name());
     st.groups.push_back(std::move(g));
   }
-  st.pool_slots = slot;
+  st.pool_slots = impl_->pool_slots.load();
 
   std::vector<std::string> listener_names;
   std::vector<metrics::CertificateExpiry> certificates;
@@ -141,6 +142,18 @@ Gateway::Gateway(config::Config cfg, std::shared_ptr<proxy::ProxyHooks> hooks,
         st.config.effective_workers(), lo);
     st.access_log = impl_->access_log.get();
   }
+  std::vector<upstream::TargetGroup*> groups;
+  std::vector<const upstream::TargetGroup*> const_groups;
+  for (auto& g : st.groups) {
+    groups.push_back(g.group.get());
+    const_groups.push_back(g.group.get());
+  }
+  impl_->metrics->add_collectable(upstream::make_target_collectable(std::move(const_groups)));
+  upstream::HealthCheckerOptions ho;
+  ho.interval_override = options.health_check_interval;
+  ho.timeout_override = options.health_check_timeout;
+  impl_->health =
+      std::make_unique<upstream::HealthChecker>(groups, ho, st.config.admin.state_file);
 }
 
 Gateway::~Gateway() {
@@ -184,6 +197,8 @@ void Gateway::start() {
     for (auto [listener, fd] : w->listening_fds())
       im.listening[st.config.listeners[listener].listen.to_string()].push_back(fd);
   }
+  // Before the admin API: registration calls run on the checker's thread.
+  im.health->start();
   auto start_admin = [&] {
     if (!st.config.admin.enabled) return;
     im.admin = std::make_unique<AdminServer>(st.config.admin.listen, st.config.admin.token);
@@ -194,6 +209,7 @@ void Gateway::start() {
     });
     add_metrics_routes(*im.admin, *im.metrics);
     add_status_routes(*im.admin, st, *im.metrics);
+    add_target_group_routes(*im.admin, *im.health);
     im.admin->start();
   };
   if (!taking_over) start_admin();
@@ -315,6 +331,7 @@ void Gateway::wait() {
   if (im.drain_watch.joinable()) im.drain_watch.join();
   if (im.handover) im.handover->stop();
   if (im.admin) im.admin->stop();
+  im.health->stop();
 }
 
 unsigned Gateway::workers() const { return impl_->state.config.effective_workers(); }
@@ -332,10 +349,16 @@ void Gateway::reopen_logs() {
 }
 
 std::uint32_t Gateway::target_outstanding(std::size_t group, std::size_t target) const {
-  return impl_->state.groups.at(group).targets.at(target)->outstanding.load(
+  return impl_->state.groups.at(group).group->members()[target]->outstanding.load(
       std::memory_order_relaxed);
 }
 
 const config::Config& Gateway::config() const { return impl_->state.config; }
+
+const upstream::TargetGroup* Gateway::target_group(std::string_view name) const {
+  for (const auto& g : impl_->state.groups)
+    if (g.group->name() == name) return g.group.get();
+  return nullptr;
+}
 
 }  // namespace edge::server

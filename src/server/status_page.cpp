@@ -139,10 +139,15 @@ std::string describe_action(const config::Action& a) {
 }  // namespace
 
 void describe_target_basic(const upstream::Target& target, boost::json::object& out) {
-  const bool healthy = target.healthy.load(std::memory_order_relaxed) != 0;
-  out["state"] = healthy ? "healthy" : "unhealthy";
-  out["healthy"] = healthy;
+  const std::uint32_t status = target.load_status();
+  const auto state = upstream::TargetStatus::state(status);
+  out["state"] = upstream::state_name(state);
+  out["reason"] = upstream::reason_name(upstream::TargetStatus::reason(status));
+  out["healthy"] = state == upstream::TargetState::healthy;
   out["outstanding"] = target.outstanding.load(std::memory_order_relaxed);
+  out["requests"] = target.requests.load(std::memory_order_relaxed);
+  if (const auto us = target.latency_ewma_us.load(std::memory_order_relaxed); us != 0)
+    out["latency_ms"] = static_cast<double>(us) / 1000.0;
 }
 
 json::object status_json(const SharedState& state, const metrics::Metrics& m,
@@ -244,7 +249,7 @@ json::object status_json(const SharedState& state, const metrics::Metrics& m,
     o["response_time"] = response_time[g].to_json();
     json::array targets;
     std::uint64_t outstanding = 0;
-    for (const upstream::Target* t : gr.targets) {
+    for (const upstream::Target* t : gr.group->members()) {
       json::object to;
       to["id"] = t->id;
       to["weight"] = t->weight;

@@ -13,15 +13,16 @@ constexpr std::size_t kNone = std::numeric_limits<std::size_t>::max();
 /// Random probes before falling back to counting the remaining candidates.
 constexpr int kRandomProbes = 4;
 
-/// outstanding / weight, compared by cross-multiplication: both factors are
-/// 32-bit, so the products fit in 64 bits exactly.
+/// outstanding / effective weight, compared by cross-multiplication: a 32-bit
+/// count times a weight below 2^20 fits in 64 bits exactly.
 struct Score {
   std::uint64_t outstanding;
   std::uint64_t weight;
 };
 
 Score score_of(const Target& t) {
-  return {t.outstanding.load(std::memory_order_relaxed), t.weight != 0 ? t.weight : 1U};
+  // Weight × slow-start ramp (< 2^20) times a 32-bit count: the products fit.
+  return {t.outstanding.load(std::memory_order_relaxed), t.effective_weight()};
 }
 
 /// <0, 0, >0 as a is lower, equal or higher than b.
@@ -31,17 +32,15 @@ int compare(const Score& a, const Score& b) {
   return lhs < rhs ? -1 : (lhs > rhs ? 1 : 0);
 }
 
-/// The empty-set test first: the common first attempt then never loads `index`.
-bool excluded(const Target* t, const ExcludeSet& exclude) {
-  return exclude.bits != 0 && exclude.contains(t->index);
-}
 
 }  // namespace
 
 LeastOutstanding::LeastOutstanding(std::uint64_t seed)
     : rng_(static_cast<std::minstd_rand::result_type>(seed ^ (seed >> 32))) {}
 
-Target* LeastOutstanding::pick(std::span<Target* const> candidates, const ExcludeSet& exclude) {
+Target* LeastOutstanding::pick(std::span<Target* const> candidates, const ExcludeSet& exclude,
+                               RouteMask mask) {
+  auto excluded = [mask](const Target* t, const ExcludeSet& ex) { return !eligible(t, ex, mask); };
   const std::size_t n = candidates.size();
   if (n == 0) return nullptr;
 

@@ -7,7 +7,8 @@ namespace edge::upstream {
 /// and subtracts the sum of eligible weights from it. Over sum(w) picks target i
 /// is chosen exactly w_i times, interleaved rather than in bursts; with equal
 /// weights it cycles in candidate order.
-Target* RoundRobin::pick(std::span<Target* const> candidates, const ExcludeSet& exclude) {
+Target* RoundRobin::pick(std::span<Target* const> candidates, const ExcludeSet& exclude,
+                         RouteMask mask) {
   const std::size_t n = candidates.size();
   if (n == 0) return nullptr;
   // State follows positions in the candidate list; when the list changes size
@@ -19,9 +20,9 @@ Target* RoundRobin::pick(std::span<Target* const> candidates, const ExcludeSet& 
   std::size_t best = n;
   for (std::size_t i = 0; i < n; ++i) {
     const Target* t = candidates[i];
-    // The empty-set test first: the common first attempt then never loads `index`.
-    if (exclude.bits != 0 && exclude.contains(t->index)) continue;
-    const std::int64_t w = t->weight != 0 ? t->weight : 1;
+    if (!eligible(t, exclude, mask)) continue;
+    // Effective weight (weight × slow-start ramp): slow start lowers the share.
+    const auto w = static_cast<std::int64_t>(t->effective_weight());
     current_[i] += w;
     total += w;
     if (best == n || current_[i] > current_[best]) best = i;

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "edge/upstream/target.hpp"
+
 namespace edge::upstream {
 
 UpstreamPool::UpstreamPool(const Executor& ex, DeadlineList& deadlines, std::size_t targets)
@@ -28,7 +30,10 @@ UpstreamConnPtr UpstreamPool::checkout(std::size_t slot) {
 
 void UpstreamPool::checkin(std::size_t slot, UpstreamConnPtr conn,
                            const config::UpstreamKeepalive& ka) {
-  if (!conn || slot >= slots_.size() || !conn->socket.is_open()) return;
+  if (!conn || !conn->socket.is_open()) return;
+  // Targets registered at run time get slots beyond the initial count: the
+  // first check-in to one grows the table (once per new target and worker).
+  if (slot >= slots_.size()) slots_.resize(slot + 1);
   auto& s = slots_[slot];
   s.idle_timeout = ka.idle_timeout;
   if (s.idle.size() >= ka.max_idle_per_target) {
@@ -75,6 +80,16 @@ void UpstreamPool::remove(std::size_t slot, UpstreamConn* conn) {
 void UpstreamPool::expire_idle(std::chrono::steady_clock::time_point now) {
   for (auto& s : slots_) {
     if (s.idle.empty()) continue;
+    // A draining (or removed) target keeps no idle connection.
+    if (!s.idle.front()->target || !s.idle.front()->target->poolable()) {
+      for (auto& c : s.idle) {
+        boost::system::error_code ec;
+        c->idle = false;
+        c->socket.close(ec);
+      }
+      s.idle.clear();
+      continue;
+    }
     // Oldest first: stop at the first one still within its idle time.
     std::size_t expired = 0;
     while (expired < s.idle.size() && now - s.idle[expired]->idle_since >= s.idle_timeout)

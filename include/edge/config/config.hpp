@@ -26,7 +26,9 @@ struct Address {
 
 enum class DesyncMode { monitor, defensive, strictest };
 enum class Protocol { http, https };
-enum class Algorithm { least_outstanding_requests, round_robin };
+/// Health check probes: HTTP/HTTPS request a path, TCP only connects.
+enum class HealthCheckProtocol { http, https, tcp };
+enum class Algorithm { least_outstanding_requests, round_robin, weighted_random, least_latency };
 enum class AccessLogFormat { alb, json };
 
 struct AdminConfig {
@@ -176,7 +178,7 @@ struct TargetConfig {
 
 struct HealthCheckConfig {
   bool enabled = true;
-  Protocol protocol = Protocol::http;
+  HealthCheckProtocol protocol = HealthCheckProtocol::http;
   std::optional<std::uint16_t> port;  // nullopt = traffic-port
   std::string path = "/";
   Duration interval = std::chrono::seconds(30);
@@ -184,6 +186,22 @@ struct HealthCheckConfig {
   int healthy_threshold = 5;
   int unhealthy_threshold = 2;
   std::string matcher = "200";
+};
+
+/// ALB `unhealthy_state_routing`: below this many healthy targets the group
+/// fails open (routes to every registered, non-draining target).
+struct UnhealthyStateRouting {
+  int minimum_healthy_targets = 1;  // 1..1000
+};
+
+/// Passive health (Envoy outlier detection): results seen on real requests eject
+/// a target for base_ejection_time × times ejected (at most 300 s).
+struct OutlierDetection {
+  bool enabled = true;
+  int consecutive_5xx = 5;              // 0 = off; else 1..1000
+  int consecutive_gateway_failure = 5;  // connect refused/timeout, reset; 0 = off
+  Duration base_ejection_time = std::chrono::seconds(30);  // 1s..300s
+  int max_ejection_percent = 50;        // 0..100; at least one target always stays
 };
 
 struct UpstreamKeepalive {
@@ -207,6 +225,8 @@ struct TargetGroupConfig {
   Algorithm algorithm = Algorithm::least_outstanding_requests;
   std::vector<TargetConfig> targets;
   HealthCheckConfig health_check;
+  UnhealthyStateRouting unhealthy_state_routing;
+  OutlierDetection outlier_detection;
   Duration deregistration_delay = std::chrono::seconds(300);
   Duration slow_start = Duration::zero();
   UpstreamKeepalive upstream_keepalive;

@@ -196,6 +196,8 @@ struct alignas(kCacheLine) WorkerShard {
   ShardVector<std::array<Counter, kStatusClasses>> target_group_responses;
   /// Target response time (request sent → response head), by target group.
   ShardVector<Histogram> target_response_time;
+  /// Requests routed while the group failed open (too few healthy targets).
+  ShardVector<Counter> target_group_fail_open;
   /// Edge-generated errors by reason (status derives from the reason).
   std::array<Counter, kEdgeErrorCount> edge_errors{};
   /// Requests classified by the desync mitigation (index = DesyncClass).
@@ -278,6 +280,12 @@ class Metrics {
   std::shared_ptr<prometheus::Collectable> collectable();
   /// Prometheus text exposition format (0.0.4) of the summed shards.
   std::string serialize();
+  /// Adds a source of metrics rendered with the shards (e.g. per-target state
+  /// read from the targets' atomics at scrape time). Call before serving.
+  void add_collectable(std::shared_ptr<prometheus::Collectable> c) {
+    extra_.push_back(std::move(c));
+  }
+  const std::vector<std::shared_ptr<prometheus::Collectable>>& extra() const { return extra_; }
 
  private:
   std::vector<std::string> listener_names_;
@@ -290,6 +298,7 @@ class Metrics {
   mutable std::mutex certificates_mu_;
   std::vector<CertificateExpiry> certificates_;
   std::shared_ptr<prometheus::Collectable> collectable_;
+  std::vector<std::shared_ptr<prometheus::Collectable>> extra_;
 };
 
 }  // namespace edge::metrics

@@ -8,7 +8,9 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include "edge/config/config.hpp"
 #include "edge/proxy/hooks.hpp"
@@ -20,6 +22,9 @@ namespace edge::log {
 class AccessLog;
 class AccessLogSink;
 }  // namespace edge::log
+namespace edge::upstream {
+class TargetGroup;
+}
 
 namespace edge::server {
 
@@ -39,6 +44,12 @@ struct GatewayOptions {
   /// Called (on the hand-over thread) once this gateway handed its sockets to
   /// a new process and started draining; e.g. to wake a waiting main thread.
   std::function<void()> on_handed_over;
+  /// Test-only: replace every target group's health-check interval and timeout
+  /// after validation. The ALB ranges (interval 5–300 s, timeout 2–120 s) stay
+  /// enforced for every Config, from a file or built in code; only an embedder
+  /// that asks for it here gets shorter checks. No config key reaches these.
+  std::optional<std::chrono::milliseconds> health_check_interval;
+  std::optional<std::chrono::milliseconds> health_check_timeout;
 };
 
 class Gateway {
@@ -84,6 +95,9 @@ class Gateway {
   /// group `group` (config order), across workers: the least-outstanding signal.
   std::uint32_t target_outstanding(std::size_t group, std::size_t target) const;
   const config::Config& config() const;
+  /// The run-time group named `name` (targets with their state, counters), or
+  /// nullptr. Read-only: its atomics may be read from any thread.
+  const upstream::TargetGroup* target_group(std::string_view name) const;
 
  private:
   struct Impl;

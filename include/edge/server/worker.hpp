@@ -51,11 +51,11 @@ struct ListenerRuntime {
   std::size_t rule_slot_base = 0;  // first of its WorkerShard::rule_requests slots
 };
 
-/// A target group as the data plane sees it (shared, immutable while serving).
+/// A target group as the data plane sees it. Its members change at run time
+/// (`group->members()`, an atomically published snapshot); each target's pool
+/// slot is `Target::pool_slot`.
 struct GroupRuntime {
   std::unique_ptr<upstream::TargetGroup> group;
-  std::vector<upstream::Target*> targets;  // routable set, in config order
-  std::size_t slot_base = 0;               // first pool slot of its targets
   /// HTTPS groups: one TLS client context per worker (index = worker).
   std::vector<std::shared_ptr<tls::ClientContext>> tls;
 };
@@ -65,7 +65,7 @@ struct SharedState {
   config::Config config;
   std::vector<ListenerRuntime> listeners;
   std::vector<GroupRuntime> groups;
-  std::size_t pool_slots = 0;
+  std::size_t pool_slots = 0;  // pool slots of the configured targets (grows at run time)
   std::shared_ptr<proxy::ProxyHooks> hooks;
   metrics::Metrics* metrics = nullptr;
   log::AccessLog* access_log = nullptr;  // nullptr: access_log.path is off

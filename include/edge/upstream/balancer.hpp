@@ -28,17 +28,27 @@ struct ExcludeSet {
 class Balancer {
  public:
   virtual ~Balancer() = default;
-  /// Chooses one of `candidates` not in `exclude`, or nullptr when none is left.
-  /// Healthy-only filtering is the caller's job (candidates is the routable set).
-  virtual Target* pick(std::span<Target* const> candidates, const ExcludeSet& exclude) = 0;
+  /// Chooses one of `candidates` not in `exclude` whose status `mask` accepts,
+  /// or nullptr when none is left. Weights are the targets' effective weights
+  /// (slow start included). One relaxed load of the status word per candidate.
+  virtual Target* pick(std::span<Target* const> candidates, const ExcludeSet& exclude,
+                       RouteMask mask = RouteMask::any()) = 0;
 };
+
+/// The candidate may be chosen: not tried yet, and its status accepted.
+/// The empty-set test first: the common first attempt never loads `index`.
+inline bool eligible(const Target* t, const ExcludeSet& exclude, RouteMask mask) {
+  if (exclude.bits != 0 && exclude.contains(t->index)) return false;
+  return mask.accepts(t->load_status());
+}
 
 /// Least outstanding requests: score = outstanding / weight. Up to 16 candidates
 /// a full scan with reservoir-sampled ties; above, power of two choices.
 class LeastOutstanding final : public Balancer {
  public:
   explicit LeastOutstanding(std::uint64_t seed);
-  Target* pick(std::span<Target* const> candidates, const ExcludeSet& exclude) override;
+  Target* pick(std::span<Target* const> candidates, const ExcludeSet& exclude,
+               RouteMask mask = RouteMask::any()) override;
 
  private:
   std::minstd_rand rng_;
@@ -48,10 +58,37 @@ class LeastOutstanding final : public Balancer {
 class RoundRobin final : public Balancer {
  public:
   RoundRobin() = default;
-  Target* pick(std::span<Target* const> candidates, const ExcludeSet& exclude) override;
+  Target* pick(std::span<Target* const> candidates, const ExcludeSet& exclude,
+               RouteMask mask = RouteMask::any()) override;
 
  private:
   std::vector<std::int64_t> current_;  // smooth-WRR state, indexed by position
+};
+
+/// Weighted random: target i with probability weight_i / sum (one pass summing
+/// the eligible weights, one draw, one pass to find it). Stateless apart from the
+/// RNG: no cursor shared by bursts, no coordination between workers.
+class WeightedRandom final : public Balancer {
+ public:
+  explicit WeightedRandom(std::uint64_t seed);
+  Target* pick(std::span<Target* const> candidates, const ExcludeSet& exclude,
+               RouteMask mask = RouteMask::any()) override;
+
+ private:
+  std::mt19937_64 rng_;
+};
+
+/// Least latency: the lowest peak-EWMA response time × (outstanding + 1) / weight
+/// (Finagle/linkerd "peak EWMA"). Targets with no sample yet score as the
+/// fastest known one, so a new target is tried. P2C above 16 candidates.
+class LeastLatency final : public Balancer {
+ public:
+  explicit LeastLatency(std::uint64_t seed);
+  Target* pick(std::span<Target* const> candidates, const ExcludeSet& exclude,
+               RouteMask mask = RouteMask::any()) override;
+
+ private:
+  std::minstd_rand rng_;
 };
 
 std::unique_ptr<Balancer> make_balancer(config::Algorithm algorithm, std::uint64_t seed);

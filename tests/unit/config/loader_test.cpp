@@ -152,7 +152,7 @@ TEST(Loader, FullConfigMapsEveryKey) {
   EXPECT_EQ(app.targets[2].address.host, "::1");
   EXPECT_EQ(app.targets[2].address.port, 5003);
   EXPECT_FALSE(app.health_check.enabled);
-  EXPECT_EQ(app.health_check.protocol, Protocol::https);
+  EXPECT_EQ(app.health_check.protocol, HealthCheckProtocol::https);
   EXPECT_EQ(app.health_check.port, std::optional<std::uint16_t>(8081));
   EXPECT_EQ(app.health_check.path, "/healthz");
   EXPECT_EQ(app.health_check.interval, seconds(10));
@@ -461,7 +461,7 @@ listeners:
     default_action: { forward: { target_group: nope } }
 target_groups:
   - name: app
-    algorithm: weighted_random
+    algorithm: random_pick
     targets: [127.0.0.1:5001]
 )");
   ASSERT_EQ(r.errors.size(), 5U) << dump(r);
@@ -877,6 +877,87 @@ target_groups: [{ name: app, targets: [127.0.0.1:5001] }]
   ASSERT_NE(e, nullptr) << dump(bad);
   EXPECT_EQ(e->line, 7);
   EXPECT_EQ(e->column, 61);
+}
+
+}  // namespace
+}  // namespace edge::config
+
+namespace edge::config {
+namespace {
+
+TEST(LoaderHealth, TargetGroupHealthKeysAreMapped) {
+  const LoadResult r = load(with_group(R"(    algorithm: least_latency
+    health_check:
+      protocol: TCP
+      interval: 10s
+      timeout: 3s
+      matcher: "200-299"
+    unhealthy_state_routing: { minimum_healthy_targets: 2 }
+    outlier_detection:
+      enabled: false
+      consecutive_5xx: 7
+      consecutive_gateway_failure: 0
+      base_ejection_time: 45s
+      max_ejection_percent: 25
+    slow_start: 1m
+)"));
+  ASSERT_TRUE(r.ok()) << dump(r);
+  const auto& g = r.config.target_groups.at(0);
+  EXPECT_EQ(g.algorithm, Algorithm::least_latency);
+  EXPECT_EQ(g.health_check.protocol, HealthCheckProtocol::tcp);
+  EXPECT_EQ(g.unhealthy_state_routing.minimum_healthy_targets, 2);
+  EXPECT_FALSE(g.outlier_detection.enabled);
+  EXPECT_EQ(g.outlier_detection.consecutive_5xx, 7);
+  EXPECT_EQ(g.outlier_detection.consecutive_gateway_failure, 0);
+  EXPECT_EQ(g.outlier_detection.base_ejection_time, std::chrono::seconds(45));
+  EXPECT_EQ(g.outlier_detection.max_ejection_percent, 25);
+  EXPECT_EQ(g.slow_start, std::chrono::seconds(60));
+
+  const LoadResult wr = load(with_group("    algorithm: weighted_random\n"));
+  ASSERT_TRUE(wr.ok()) << dump(wr);
+  EXPECT_EQ(wr.config.target_groups[0].algorithm, Algorithm::weighted_random);
+}
+
+TEST(LoaderHealth, DefaultsAreAlbs) {
+  const LoadResult r = load(with_group(""));
+  ASSERT_TRUE(r.ok()) << dump(r);
+  const auto& g = r.config.target_groups.at(0);
+  EXPECT_EQ(g.health_check.protocol, HealthCheckProtocol::http);
+  EXPECT_EQ(g.unhealthy_state_routing.minimum_healthy_targets, 1);
+  EXPECT_TRUE(g.outlier_detection.enabled);
+  EXPECT_EQ(g.outlier_detection.consecutive_5xx, 5);
+  EXPECT_EQ(g.outlier_detection.consecutive_gateway_failure, 5);
+  EXPECT_EQ(g.outlier_detection.base_ejection_time, std::chrono::seconds(30));
+  EXPECT_EQ(g.outlier_detection.max_ejection_percent, 50);
+}
+
+TEST(LoaderHealth, OutOfRangeAndUnknownKeysNameLineAndColumn) {
+  const LoadResult r = load(with_group(R"(    health_check:
+      protocol: UDP
+    unhealthy_state_routing: { minimum_healthy_targets: 0 }
+    outlier_detection:
+      base_ejection_time: 500ms
+      max_ejection_percent: 101
+      consecutive_5xx: -1
+      eject: true
+)"));
+  const ConfigError* e = find_error(r, "target_groups[0].health_check.protocol");
+  ASSERT_NE(e, nullptr) << dump(r);
+  EXPECT_EQ(e->line, 10);
+  EXPECT_EQ(e->column, 17);
+  e = find_error(r, "target_groups[0].unhealthy_state_routing.minimum_healthy_targets");
+  ASSERT_NE(e, nullptr) << dump(r);
+  EXPECT_EQ(e->line, 11);
+  e = find_error(r, "target_groups[0].outlier_detection.base_ejection_time");
+  ASSERT_NE(e, nullptr) << dump(r);
+  EXPECT_EQ(e->message, "must be between 1s and 5m (got 500ms)");
+  EXPECT_EQ(e->line, 13);
+  EXPECT_EQ(e->column, 27);
+  EXPECT_NE(find_error(r, "target_groups[0].outlier_detection.max_ejection_percent"), nullptr)
+      << dump(r);
+  EXPECT_NE(find_error(r, "target_groups[0].outlier_detection.consecutive_5xx"), nullptr)
+      << dump(r);
+  EXPECT_NE(find_error(r, "target_groups[0].outlier_detection.eject"), nullptr) << dump(r);
 }
 
 }  // namespace

@@ -228,6 +228,7 @@ TEST(MetricsTest, EveryFamilyHasHelpAndType) {
       {"edged_active_upgraded_connections", "gauge"},
       {"edged_upgrades_total", "counter"},
       {"edged_upgrades_declined_total", "counter"},
+      {"edged_target_group_fail_open_requests_total", "counter"},
   };
   EXPECT_EQ(e.type, expected);
   for (const auto& [name, type] : expected) {

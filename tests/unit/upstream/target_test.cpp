@@ -48,21 +48,22 @@ TEST(TargetGroup, ResolvesLiteralAddresses) {
   EXPECT_EQ(v4.endpoint.address(), boost::asio::ip::make_address("127.0.0.1"));
   EXPECT_EQ(v4.endpoint.port(), 5001);
   EXPECT_EQ(v4.index, 0U);
-  EXPECT_EQ(v4.weight, 1U);
+  EXPECT_EQ(v4.weight.load(), 1U);
 
   const Target& v6 = *g.targets()[1];
   EXPECT_EQ(v6.id, "[::1]:5002");
   EXPECT_EQ(v6.endpoint.address(), boost::asio::ip::make_address("::1"));
   EXPECT_EQ(v6.endpoint.port(), 5002);
   EXPECT_EQ(v6.index, 1U);
-  EXPECT_EQ(v6.weight, 2U);
+  EXPECT_EQ(v6.weight.load(), 2U);
 
   const Target& bracketed = *g.targets()[2];
   EXPECT_EQ(bracketed.endpoint.address(), boost::asio::ip::make_address("::1"));
   EXPECT_EQ(bracketed.endpoint.port(), 5003);
-  EXPECT_EQ(bracketed.weight, 1U);  // 0 is raised to 1
+  EXPECT_EQ(bracketed.weight.load(), 1U);  // 0 is raised to 1
   EXPECT_EQ(bracketed.outstanding.load(), 0U);
-  EXPECT_EQ(bracketed.healthy.load(), 1U);
+  EXPECT_EQ(bracketed.state(), TargetState::initial);  // checks enabled by default
+  EXPECT_TRUE(bracketed.poolable());
 }
 
 TEST(TargetGroup, MalformedAddressFailsWithoutLookup) {

@@ -1,0 +1,148 @@
+#pragma once
+/// The control unit for targets: active health checks, draining and run-time
+/// registration (the admin API calls it), for every target group of the
+/// process.
+///
+/// Health checks: one thread with
+/// its own io_context (never a worker's), each target probed once per interval
+/// (± 10 % jitter) over a connection of its own (never a pooled one). HTTP
+/// probes send `GET <path>` and match the status line against the matcher; TCP
+/// probes only connect (HTTPS probes connect over TCP too until upstream TLS
+/// exists). Results go through TargetHealth (the pure state machine) and are
+/// published into the targets' atomics, which the workers read.
+///
+/// The same thread also ends passive ejections (when the ejection time is over
+/// and, with checks enabled, a check passed after it), and ramps slow-start
+/// weights (every tick, 100 ms).
+/// Registration: register_targets / deregister_target / set_weight validate
+/// everything first and apply nothing on an error; they run on the checker
+/// thread (the caller waits), which is the only writer of membership and
+/// health. Deregistered targets drain: no new request at once, gone (`unused`,
+/// removed from the members) after deregistration_delay or as soon as nothing
+/// is in flight. With a state file, the membership of each group is saved
+/// after every change (write-then-rename) and restored at construction.
+/// Thread: constructed, started and stopped by the controlling thread; the
+/// registration calls from any other thread (the admin thread); all other work
+/// runs on its own thread.
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <string_view>
+#include <memory>
+#include <optional>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "edge/config/config.hpp"
+#include "edge/core/types.hpp"
+#include "edge/upstream/target.hpp"
+#include "edge/upstream/target_health.hpp"
+
+namespace edge::upstream {
+
+struct HealthCheckerOptions {
+  /// Test-only: replaces every group's health-check interval / timeout after
+  /// validation (the ALB minimum of 5 s is too long for tests). Never set from
+  /// a config file: there is no key for it.
+  std::optional<config::Duration> interval_override;
+  std::optional<config::Duration> timeout_override;
+  /// Period of the tick that ends ejections and ramps slow start.
+  config::Duration tick = std::chrono::milliseconds(100);
+};
+
+/// One target of a registration request.
+struct TargetSpec {
+  std::string id;  // "host:port" or "[v6]:port"
+  std::uint32_t weight = 1;
+};
+
+/// Outcome of a registration call: status 200, or a 4xx and why.
+struct RegistryResult {
+  int status = 200;
+  std::string message;
+  bool ok() const { return status < 300; }
+};
+
+class HealthChecker {
+ public:
+  /// `groups` must outlive the checker. With a `state_file` that exists, the
+  /// membership saved there replaces the configured one of each group it names
+  /// (throws std::runtime_error if it cannot be read or parsed).
+  HealthChecker(const std::vector<TargetGroup*>& groups, HealthCheckerOptions options = {},
+                std::string state_file = {});
+  ~HealthChecker();
+  HealthChecker(const HealthChecker&) = delete;
+  HealthChecker& operator=(const HealthChecker&) = delete;
+
+  /// Starts the thread; the first probe of each target goes out at once.
+  void start();
+  /// Stops probing and joins the thread (idempotent).
+  void stop();
+
+  /// Probe results counted so far (tests wait on these).
+  std::uint64_t checks_done() const { return checks_done_.load(std::memory_order_relaxed); }
+
+  /// Registers targets (state `initial`, probed at once): 404 unknown group,
+  /// 400 invalid id or weight, 409 already registered or listed twice.
+  RegistryResult register_targets(std::string_view group, const std::vector<TargetSpec>& targets);
+  /// Deregisters a member: `draining` now (404 when it is not a member).
+  RegistryResult deregister_target(std::string_view group, std::string_view id);
+  /// Changes a member's weight (1..999).
+  RegistryResult set_weight(std::string_view group, std::string_view id, std::uint32_t weight);
+
+  const std::vector<TargetGroup*>& groups() const { return groups_; }
+  TargetGroup* find_group(std::string_view name) const;
+
+ private:
+  struct Entry {
+    TargetGroup* group = nullptr;
+    Target* target = nullptr;
+    TargetHealth health;
+    StatusMatcher matcher;
+    asio::ip::tcp::endpoint probe_endpoint;
+    std::string request;  // the HTTP probe request; empty = TCP probe
+    std::chrono::milliseconds interval{};
+    std::chrono::milliseconds timeout{};
+    std::uint64_t generation = 0;  // a probe loop stops when it changes
+  };
+  struct ProbeResult {
+    bool ok = false;
+    TargetReason failure = TargetReason::failed_health_checks;
+    int status = 0;
+    std::chrono::microseconds latency{};
+  };
+
+  static Task<void> probe_loop(HealthChecker* self, Entry* e, std::uint64_t generation);
+  static Task<void> tick_loop(HealthChecker* self);
+  static Task<ProbeResult> probe(HealthChecker* self, Entry* e);
+  void apply(Entry& e, const ProbeResult& r);
+  void publish(Entry& e);
+  void tick();
+  std::chrono::milliseconds jittered(std::chrono::milliseconds d);
+  Entry& entry_for(TargetGroup& g, Target& t);
+  void finish_drain(Entry& e);
+  void start_probing(Entry& e);
+  /// Runs `fn` on the checker thread and waits (directly when not started).
+  RegistryResult run_sync(const std::function<RegistryResult()>& fn);
+  void load_state();
+  void save_state();
+
+  // Destroyed in reverse: the io_context (and the coroutine frames it holds)
+  // goes before the entries the frames point to.
+  std::vector<std::unique_ptr<Entry>> entries_;
+  std::vector<TargetGroup*> groups_;
+  HealthCheckerOptions options_;
+  std::mt19937_64 rng_{0x5eed};
+  std::atomic<std::uint64_t> checks_done_{0};
+  std::unique_ptr<asio::io_context> ioc_;
+  std::unique_ptr<Timer> tick_timer_;
+  std::thread thread_;
+  std::string state_file_;
+  bool started_ = false;
+};
+
+}  // namespace edge::upstream
