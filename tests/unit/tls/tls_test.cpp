@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <memory>
 #include <fstream>
 #include <thread>
 
@@ -106,7 +107,7 @@ class TlsTest : public ::testing::Test {
     std::string cipher;
     std::string alpn;
     bool reused = false;
-    SSL_SESSION* session = nullptr;  // owned by the caller
+    std::shared_ptr<SSL_SESSION> session;  // for resuming in a later handshake
   };
 
   /// One handshake: the server side on a thread of its own, the client here,
@@ -167,7 +168,7 @@ class TlsTest : public ::testing::Test {
         SSL_get0_alpn_selected(ssl, &alpn, &alpn_len);
         r.alpn.assign(reinterpret_cast<const char*>(alpn), alpn_len);
         r.reused = SSL_session_reused(ssl) == 1;
-        r.session = SSL_get1_session(ssl);
+        r.session.reset(SSL_get1_session(ssl), SSL_SESSION_free);
         tls.shutdown(ec);  // a clean close keeps the session resumable
       }
     }
@@ -285,25 +286,22 @@ TEST_F(TlsTest, TicketsResumeOnAnyWorkerUntilTheKeyIsRetired) {
     auto first = handshake(worker_a, {.max_version = version});
     ASSERT_TRUE(first.ok) << first.error;
     EXPECT_FALSE(first.reused);
-    auto again = handshake(worker_b, {.max_version = version, .session = first.session});
+    auto again = handshake(worker_b, {.max_version = version, .session = first.session.get()});
     EXPECT_TRUE(again.reused) << version;  // another context, same keys
     ServerContext stranger(options("ELBSecurityPolicy-TLS13-1-2-2021-06",
                                    std::make_shared<TicketKeys>()));
-    auto elsewhere = handshake(stranger, {.max_version = version, .session = first.session});
+    auto elsewhere = handshake(stranger, {.max_version = version, .session = first.session.get()});
     ASSERT_TRUE(elsewhere.ok) << elsewhere.error;
     EXPECT_FALSE(elsewhere.reused) << version;  // other keys: a full handshake
     keys->rotate(std::time(nullptr));     // the ticket's key is now the previous one: still good
-    auto after_one = handshake(worker_a, {.max_version = version, .session = first.session});
+    auto after_one = handshake(worker_a, {.max_version = version, .session = first.session.get()});
     EXPECT_TRUE(after_one.reused) << version;
     keys->rotate(std::time(nullptr));  // retired
     // A worker that never saw the session (no TLS 1.2 session-ID cache entry).
     ServerContext worker_c(options("ELBSecurityPolicy-TLS13-1-2-2021-06", keys));
-    auto after_two = handshake(worker_c, {.max_version = version, .session = first.session});
+    auto after_two = handshake(worker_c, {.max_version = version, .session = first.session.get()});
     ASSERT_TRUE(after_two.ok);
     EXPECT_FALSE(after_two.reused) << version;
-    for (auto* s : {first.session, again.session, elsewhere.session, after_one.session,
-                    after_two.session})
-      SSL_SESSION_free(s);
   }
 }
 
