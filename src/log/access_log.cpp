@@ -216,9 +216,10 @@ void append_endpoint(std::string& out, const boost::asio::ip::tcp::endpoint& ep)
   out.append(buf, r.ptr);
 }
 
-/// Escapes for an ALB quoted field: '"' and '\' get a backslash; control and
-/// non-ASCII bytes become \xHH (a log line is always one line of ASCII).
-void append_escaped(std::string& out, std::string_view v) {
+/// Escapes `v` for a quoted field: '"' and '\\' get a backslash; control and
+/// non-ASCII bytes become `hex_prefix` + two hex digits, so a line stays one line
+/// of ASCII whatever the input (which is not known to be UTF-8).
+void append_escaped_with(std::string& out, std::string_view v, std::string_view hex_prefix) {
   static constexpr char kHex[] = "0123456789abcdef";
   for (const char c : v) {
     const auto u = static_cast<unsigned char>(c);
@@ -226,7 +227,7 @@ void append_escaped(std::string& out, std::string_view v) {
       out.push_back('\\');
       out.push_back(c);
     } else if (u < 0x20 || u >= 0x7f) {
-      out.append("\\x");
+      out.append(hex_prefix);
       out.push_back(kHex[u >> 4]);
       out.push_back(kHex[u & 0xf]);
     } else {
@@ -235,23 +236,12 @@ void append_escaped(std::string& out, std::string_view v) {
   }
 }
 
-/// Escapes for a JSON string (control bytes as \u00XX; other bytes as \u00XX
-/// too when not ASCII, since the input is not known to be UTF-8).
+/// ALB quoted field: \xHH.
+void append_escaped(std::string& out, std::string_view v) { append_escaped_with(out, v, "\\x"); }
+
+/// JSON string: \u00HH.
 void append_json_escaped(std::string& out, std::string_view v) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  for (const char c : v) {
-    const auto u = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
-      out.push_back('\\');
-      out.push_back(c);
-    } else if (u < 0x20 || u >= 0x7f) {
-      out.append("\\u00");
-      out.push_back(kHex[u >> 4]);
-      out.push_back(kHex[u & 0xf]);
-    } else {
-      out.push_back(c);
-    }
-  }
+  append_escaped_with(out, v, "\\u00");
 }
 
 std::string_view action_name(ActionTaken a) {

@@ -80,15 +80,7 @@ struct Totals {
         response_time(groups),
         fail_open(groups) {}
 
-  struct HistogramTotals {
-    std::array<std::uint64_t, Histogram::kBounds.size() + 1> buckets{};
-    std::uint64_t sum_ns = 0;
-    void add(const Histogram& h) {
-      const auto b = h.buckets();
-      for (std::size_t i = 0; i < b.size(); ++i) buckets[i] += b[i];
-      sum_ns += h.sum_nanoseconds();
-    }
-  };
+  using HistogramTotals = HistogramSum;
   std::vector<std::array<std::uint64_t, kStatusClasses>> elb_responses;
   std::vector<std::uint64_t> fixed_responses;
   std::vector<std::uint64_t> redirects;

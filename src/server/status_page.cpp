@@ -28,19 +28,8 @@ using metrics::Histogram;
 using metrics::kStatusClasses;
 using metrics::kStatusClassNames;
 
-struct HistogramSum {
-  std::array<std::uint64_t, Histogram::kBounds.size() + 1> buckets{};
-  std::uint64_t sum_ns = 0;
-  void add(const Histogram& h) {
-    const auto b = h.buckets();
-    for (std::size_t i = 0; i < b.size(); ++i) buckets[i] += b[i];
-    sum_ns += h.sum_nanoseconds();
-  }
-  std::uint64_t count() const {
-    std::uint64_t n = 0;
-    for (auto b : buckets) n += b;
-    return n;
-  }
+
+struct HistogramView : metrics::HistogramSum {
   /// Estimated quantile: linear inside the bucket (as Prometheus'
   /// histogram_quantile); the +Inf bucket reports the last bound.
   double quantile(double q) const {
@@ -158,7 +147,7 @@ json::object status_json(const SharedState& state, const metrics::Metrics& m,
 
   // Sums over the worker shards (relaxed loads; each value exact on its own).
   std::vector<std::array<std::uint64_t, kStatusClasses>> requests(nl), group_resp(ng);
-  std::vector<HistogramSum> processing(nl), response_time(ng);
+  std::vector<HistogramView> processing(nl), response_time(ng);
   std::vector<std::uint64_t> rule_requests(nr), group_requests(ng), conn_errors(ng);
   std::array<std::uint64_t, kEdgeErrorCount> errors{};
   std::int64_t active = 0;

@@ -123,6 +123,22 @@ class Histogram {
   Counter sum_ns_;
 };
 
+/// Histograms of several shards added up (the scrape side; plain integers).
+struct HistogramSum {
+  std::array<std::uint64_t, Histogram::kBounds.size() + 1> buckets{};
+  std::uint64_t sum_ns = 0;
+  void add(const Histogram& h) {
+    const auto b = h.buckets();
+    for (std::size_t i = 0; i < b.size(); ++i) buckets[i] += b[i];
+    sum_ns += h.sum_nanoseconds();
+  }
+  std::uint64_t count() const {
+    std::uint64_t n = 0;
+    for (auto b : buckets) n += b;
+    return n;
+  }
+};
+
 /// Label values of `status_class`, index = status_class_index().
 inline constexpr std::array<std::string_view, 5> kStatusClassNames{"1xx", "2xx", "3xx", "4xx",
                                                                    "5xx"};
