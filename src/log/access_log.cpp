@@ -497,7 +497,9 @@ void format_json(const AccessRecord& r, const AccessLogNames& names, std::string
 
 AccessLog::AccessLog(std::shared_ptr<AccessLogSink> sink, AccessLogNames names, std::size_t workers,
                      AccessLogOptions options)
-    : sink_(std::move(sink)), names_(std::move(names)), options_(options) {
+    : sink_(std::move(sink)),
+      names_(std::make_shared<const AccessLogNames>(std::move(names))),
+      options_(options) {
   for (std::size_t i = 0; i < workers; ++i)
     rings_.push_back(std::make_unique<AccessLogRing>(options_.ring_records));
   thread_ = std::thread([this] { run(); });
@@ -510,6 +512,12 @@ AccessLog::~AccessLog() {
   }
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
+}
+
+void AccessLog::set_names(AccessLogNames names) {
+  auto fresh = std::make_shared<const AccessLogNames>(std::move(names));
+  std::lock_guard lk(mu_);
+  names_ = std::move(fresh);
 }
 
 void AccessLog::reopen() {
@@ -537,12 +545,17 @@ std::uint64_t AccessLog::dropped() const {
 bool AccessLog::drain_once(std::string& buf) {
   bool any = false;
   std::uint64_t lines = 0;
+  std::shared_ptr<const AccessLogNames> names;
+  {
+    std::lock_guard lk(mu_);
+    names = names_;
+  }
   for (auto& ring : rings_) {
     while (const AccessRecord* r = ring->front()) {
       if (options_.format == config::AccessLogFormat::json)
-        format_json(*r, names_, buf);
+        format_json(*r, *names, buf);
       else
-        format_alb(*r, names_, buf);
+        format_alb(*r, *names, buf);
       ring->pop();
       any = true;
       ++lines;

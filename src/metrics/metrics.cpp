@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <limits>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <utility>
 
@@ -224,9 +225,10 @@ class ShardCollector final : public prometheus::Collectable {
   explicit ShardCollector(const Metrics& m) : metrics_(m) {}
 
   std::vector<MetricFamily> Collect() const override {
-    const auto& listeners = metrics_.listener_names();
-    const auto& groups = metrics_.target_group_names();
-    Totals t(listeners.size(), groups.size(), metrics_.rule_labels().size());
+    const auto shape = metrics_.shape();
+    const auto& listeners = shape->listener_names;
+    const auto& groups = shape->target_group_names;
+    Totals t(listeners.size(), groups.size(), shape->rule_labels.size());
     for (std::size_t w = 0; w < metrics_.workers(); ++w) t.add(metrics_.shard(w));
 
     std::vector<MetricFamily> out;
@@ -295,8 +297,8 @@ class ShardCollector final : public prometheus::Collectable {
                               "Requests matched by each listener rule (priority label; "
                               "\"default\" for the default action).",
                               MetricType::Counter);
-      const auto& labels = metrics_.rule_labels();
-      const auto& owner = metrics_.rule_listener();
+      const auto& labels = shape->rule_labels;
+      const auto& owner = shape->rule_listener;
       for (std::size_t r = 0; r < labels.size(); ++r) {
         f.metric.push_back(counter(t.rule_requests[r], {label("listener", listeners[owner[r]]),
                                                         label("priority", labels[r])}));
@@ -441,6 +443,30 @@ class ShardCollector final : public prometheus::Collectable {
         f.metric.push_back(counter(t.fail_open[g], {label("target_group", groups[g])}));
       out.push_back(std::move(f));
     }
+    {
+      MetricFamily f = family("edged_config_reloads_total",
+                              "Configuration reloads (SIGHUP, POST /reload), by result.",
+                              MetricType::Counter);
+      f.metric.push_back(counter(metrics_.reloads(true), {label("result", "success")}));
+      f.metric.push_back(counter(metrics_.reloads(false), {label("result", "failure")}));
+      out.push_back(std::move(f));
+    }
+    auto gauge = [&](std::string name, std::string help, double v) {
+      MetricFamily f = family(std::move(name), std::move(help), MetricType::Gauge);
+      ClientMetric m;
+      m.gauge.value = v;
+      f.metric.push_back(std::move(m));
+      out.push_back(std::move(f));
+    };
+    gauge("edged_config_generation",
+          "Configuration generation in use: 1 at start, +1 per successful reload.",
+          static_cast<double>(metrics_.generation()));
+    gauge("edged_config_last_reload_success_timestamp_seconds",
+          "When the configuration was last reloaded successfully (Unix time; 0: never).",
+          static_cast<double>(metrics_.last_reload(true)));
+    gauge("edged_config_last_reload_failure_timestamp_seconds",
+          "When a configuration reload was last refused (Unix time; 0: never).",
+          static_cast<double>(metrics_.last_reload(false)));
     for (const auto& extra : metrics_.extra()) {
       auto more = extra->Collect();
       for (auto& f : more) out.push_back(std::move(f));
@@ -457,25 +483,76 @@ class ShardCollector final : public prometheus::Collectable {
 Metrics::Metrics(std::vector<std::string> listener_names,
                  std::vector<std::string> target_group_names, std::size_t workers,
                  std::vector<std::vector<int>> rule_priorities)
-    : listener_names_(std::move(listener_names)),
-      target_group_names_(std::move(target_group_names)) {
-  for (std::size_t l = 0; l < listener_names_.size(); ++l) {
-    rule_base_.push_back(rule_labels_.size());
+{
+  auto shape = std::make_shared<MetricsShape>();
+  shape->listener_names = std::move(listener_names);
+  shape->target_group_names = std::move(target_group_names);
+  for (std::size_t l = 0; l < shape->listener_names.size(); ++l) {
     if (l < rule_priorities.size()) {
       for (int p : rule_priorities[l]) {
-        rule_labels_.push_back(std::to_string(p));
-        rule_listener_.push_back(l);
+        shape->rule_labels.push_back(std::to_string(p));
+        shape->rule_listener.push_back(l);
       }
     }
-    rule_labels_.push_back("default");
-    rule_listener_.push_back(l);
+    shape->rule_labels.push_back("default");
+    shape->rule_listener.push_back(l);
   }
+  listener_capacity_ = shape->listener_names.size() + kSpareListenerSlots;
+  group_capacity_ = shape->target_group_names.size() + kSpareGroupSlots;
+  rule_capacity_ = shape->rule_labels.size() + kSpareRuleSlots;
+  shape_ = std::move(shape);
   shards_.reserve(workers);
   for (std::size_t w = 0; w < workers; ++w) {
-    shards_.push_back(std::make_unique<WorkerShard>(
-        listener_names_.size(), target_group_names_.size(), rule_labels_.size()));
+    shards_.push_back(
+        std::make_unique<WorkerShard>(listener_capacity_, group_capacity_, rule_capacity_));
   }
   collectable_ = std::make_shared<ShardCollector>(*this);
+}
+
+MetricsSlots Metrics::assign(const std::vector<std::string>& listener_names,
+                             const std::vector<std::vector<int>>& rule_priorities,
+                             const std::vector<std::string>& target_group_names, bool commit) {
+  std::lock_guard lock(shape_mu_);
+  auto next = std::make_shared<MetricsShape>(*shape_);
+  MetricsSlots out;
+  auto slot_of = [](std::vector<std::string>& names, const std::string& name) {
+    for (std::size_t i = 0; i < names.size(); ++i)
+      if (names[i] == name) return i;
+    names.push_back(name);
+    return names.size() - 1;
+  };
+  for (std::size_t l = 0; l < listener_names.size(); ++l) {
+    const std::size_t ls = slot_of(next->listener_names, listener_names[l]);
+    out.listeners.push_back(ls);
+    auto& rules = out.rules.emplace_back();
+    std::vector<std::string> labels;
+    if (l < rule_priorities.size())
+      for (int p : rule_priorities[l]) labels.push_back(std::to_string(p));
+    labels.push_back("default");
+    for (const auto& label : labels) {
+      std::size_t r = 0;
+      while (r < next->rule_labels.size() &&
+             !(next->rule_listener[r] == ls && next->rule_labels[r] == label))
+        ++r;
+      if (r == next->rule_labels.size()) {
+        next->rule_labels.push_back(label);
+        next->rule_listener.push_back(ls);
+      }
+      rules.push_back(r);
+    }
+  }
+  for (const auto& g : target_group_names)
+    out.target_groups.push_back(slot_of(next->target_group_names, g));
+  if (next->listener_names.size() > listener_capacity_ ||
+      next->target_group_names.size() > group_capacity_ ||
+      next->rule_labels.size() > rule_capacity_)
+    throw std::length_error(
+        "metrics: no room left for the new listeners, target groups or rules since the start "
+        "(names kept across reloads: up to " + std::to_string(listener_capacity_) +
+        " listeners, " + std::to_string(group_capacity_) + " target groups, " +
+        std::to_string(rule_capacity_) + " rules); restart to apply this configuration");
+  if (commit) shape_ = std::move(next);
+  return out;
 }
 
 Metrics::~Metrics() = default;

@@ -268,8 +268,13 @@ enum class ResponseHead { ok, failed_before_bytes, failed, timeout, bad };
 /// One client connection. Thread: worker.
 class Session {
  public:
-  Session(server::Worker& w, const server::ListenerRuntime& l, Socket s)
-      : w_(w), listener_(l), cfg_(w.state().config), sock_(std::move(s)) {
+  Session(server::Worker& w, std::shared_ptr<const server::Snapshot> snap, std::size_t l, Socket s)
+      : w_(w),
+        snap_(std::move(snap)),
+        listener_(&snap_->listeners[l]),
+        cfg_(&snap_->config),
+        key_(listener_->key),
+        sock_(std::move(s)) {
     in_.reserve(std::max<std::size_t>(kUpstreamBuffer, 4096));
     relay_cap_ = w_.relay_buffers().buffer_size();
     deadline_.attach(w_.deadlines(), &Session::on_deadline, this);
@@ -282,10 +287,10 @@ class Session {
         addr = asio::ip::make_address_v4(asio::ip::v4_mapped, addr.to_v6());
       client_ip_ = addr.to_string();
     }
-    ctx_.listener = listener_.config->name;
+    ctx_.listener = listener_->config->name;
     ctx_.request = &head_;
-    if (auto& ctx = w_.tls_context(listener_.index)) {
-      tls_ctx_ = ctx;
+    if (!listener_->tls.empty()) {
+      tls_ctx_ = listener_->tls[w_.index()];
       tls_ = std::make_unique<TlsStream>(sock_, tls_ctx_->asio());
     }
     w_.add_session(this);
@@ -341,10 +346,14 @@ class Session {
     for (;;) {
       // A connection accepted as the drain began still gets its first request answered.
       if ((w_.draining() && ctx_.request_number > 0) || closing_) break;
+      if (!use_current_snapshot()) break;  // its listener was removed: drained
       begin_request();
       HeadRead hr = co_await read_request_head();
       if (hr == HeadRead::closed) break;
       if (hr == HeadRead::ok) {
+        // The head may have waited across a reload: this request routes on
+        // the snapshot current now. On a removed listener it is the last one.
+        if (!use_current_snapshot()) keep_alive_ = false;
         co_await handle_request();
       }
       finish_request();
@@ -353,10 +362,26 @@ class Session {
     co_await close_client();
   }
 
+  /// A request starts on the worker's current snapshot: one pointer compare
+  /// when nothing changed. False when the new snapshot no longer has this
+  /// connection's listener (the connection is closed; it stays on the old).
+  bool use_current_snapshot() {
+    const auto& cur = w_.snapshot();
+    if (cur.get() == snap_.get()) [[likely]]
+      return true;
+    const server::ListenerRuntime* l = cur->find_listener(key_);
+    if (l == nullptr) return false;
+    snap_ = cur;
+    listener_ = l;
+    cfg_ = &snap_->config;
+    ctx_.listener = listener_->config->name;
+    return true;
+  }
+
   /// Server side of the TLS handshake, bounded by timeouts.tls_handshake;
   /// counted by protocol, cipher and resumption, or by failure reason.
   Task<bool> tls_handshake() {
-    deadline_.arm(cfg_.timeouts.tls_handshake);
+    deadline_.arm(cfg_->timeouts.tls_handshake);
     auto [ec] = co_await tls_->async_handshake(asio::ssl::stream_base::server, kUseTuple);
     deadline_.disarm();
     auto& shard = w_.shard();
@@ -368,14 +393,14 @@ class Session {
     }
     SSL* ssl = tls_->native_handle();
     // Per connection, not per request: what targets learn about the TLS session.
-    if (listener_.config->tls.tls_version_and_cipher_headers) {
+    if (listener_->config->tls.tls_version_and_cipher_headers) {
       tls_headers_.append("x-amzn-tls-version: ");
       tls_headers_.append(SSL_get_version(ssl));
       tls_headers_.append("\r\nx-amzn-tls-cipher-suite: ");
       tls_headers_.append(SSL_get_cipher_name(ssl));
       tls_headers_.append("\r\n");
     }
-    if (listener_.config->mutual_authentication.mode == config::MutualAuthentication::Mode::verify)
+    if (listener_->config->mutual_authentication.mode == config::MutualAuthentication::Mode::verify)
       tls_headers_ += tls::client_certificate_headers(ssl);
     shard.tls_handshakes[metrics::tls_handshake_index(
                              tls::protocol_index(SSL_version(ssl)),
@@ -408,7 +433,7 @@ class Session {
       co_await send_error(e);
       co_return;
     }
-    if (auto* hooks = w_.state().hooks.get()) {
+    if (auto* hooks = snap_->hooks.get()) {
       hooks->on_request(ctx_);
       if (ctx_.local_status != 0) {
         ctx_.action = ActionTaken::hook_response;
@@ -417,12 +442,12 @@ class Session {
       }
     }
     view_ = make_request_view(head_, ctx_.client.address());
-    const RouteResult r = listener_.router->route(view_);
+    const RouteResult r = listener_->router->route(view_);
     matched_priority_ = ctx_.matched_rule_priority = r.priority;
     auto& shard = w_.shard();
-    auto& lc = shard.listeners[listener_.index];
+    auto& lc = shard.listeners[listener_->index];
     lc.rule_evaluations.inc(r.evaluated);
-    shard.rule_requests[listener_.rule_slot_base + r.rule].inc();
+    shard.rule_requests[listener_->rule_slots[r.rule]].inc();
     const RouteAction& action = *r.action;
     switch (action.kind) {
       case RouteAction::Kind::fixed_response: {
@@ -435,7 +460,7 @@ class Session {
       case RouteAction::Kind::redirect: {
         ctx_.action = ActionTaken::redirect;
         lc.redirects.inc();
-        ctx_.redirect_url = expand_redirect(action.redirect, view_, tls_ ? "HTTPS" : "HTTP", listener_.port);
+        ctx_.redirect_url = expand_redirect(action.redirect, view_, tls_ ? "HTTPS" : "HTTP", listener_->port);
         co_await respond_locally(action.redirect.status, "text/html", {}, ctx_.redirect_url);
         co_return;
       }
@@ -445,12 +470,12 @@ class Session {
     }
     const ForwardTarget* fwd =
         action.sticky ? pick_sticky(action) : action.pick_forward(w_.random());
-    if (!fwd || fwd->index >= w_.state().groups.size()) {
+    if (!fwd || fwd->index >= snap_->groups.size()) {
       co_await send_error(EdgeError::no_target);
       co_return;
     }
     shard.groups[fwd->index].requests.inc();
-    co_await forward(w_.state().groups[fwd->index]);
+    co_await forward(snap_->groups[fwd->index]);
   }
 
   /// Weighted forward with target-group stickiness (stickiness.hpp): the
@@ -474,14 +499,14 @@ class Session {
   Task<HeadRead> read_request_head() {
     auto& p = req_.emplace(req_store_);
     p.header_limit(static_cast<std::uint32_t>(
-        std::min<std::uint64_t>(cfg_.limits.max_header_bytes, 0xffffffffU)));
+        std::min<std::uint64_t>(cfg_->limits.max_header_bytes, 0xffffffffU)));
     p.body_limit(boost::none);
     bool any = in_.size() > 0;
     if (any) {
       ctx_.start = SteadyClock::now();
-      deadline_.arm(cfg_.timeouts.client_header);
+      deadline_.arm(cfg_->timeouts.client_header);
     } else {
-      deadline_.arm(cfg_.timeouts.idle);
+      deadline_.arm(cfg_->timeouts.idle);
       idle_wait_ = true;
     }
     std::size_t head_bytes = 0;
@@ -526,7 +551,7 @@ class Session {
         any = true;
         idle_wait_ = false;
         ctx_.start = SteadyClock::now();
-        deadline_.arm(cfg_.timeouts.client_header);
+        deadline_.arm(cfg_->timeouts.client_header);
       }
     }
     idle_wait_ = false;
@@ -540,14 +565,14 @@ class Session {
   /// Returns the error to answer with, or none.
   EdgeError validate_request() {
     auto& p = *req_;
-    auto verdict = http::classify_request_head(raw_head_, cfg_.limits.max_header_line_bytes);
+    auto verdict = http::classify_request_head(raw_head_, cfg_->limits.max_header_line_bytes);
     w_.shard().desync_classifications[static_cast<std::size_t>(verdict.cls)].inc();
     ctx_.classification = static_cast<std::uint8_t>(verdict.cls);
     ctx_.classification_reason = verdict.reason;
     in_.consume(raw_head_.size());
     raw_head_ = {};
     if (verdict.line_too_long) return EdgeError::header_too_large;
-    switch (http::desync_action(cfg_.desync_mitigation_mode, verdict.cls)) {
+    switch (http::desync_action(cfg_->desync_mitigation_mode, verdict.cls)) {
       case http::DesyncAction::reject:
         return EdgeError::desync_rejected;
       case http::DesyncAction::forward_then_close:
@@ -580,7 +605,7 @@ class Session {
         expect_continue_ = iequals(std::string_view(v.data(), v.size()), "100-continue");
       }
     }
-    const std::uint64_t max_body = cfg_.limits.max_body_bytes;
+    const std::uint64_t max_body = cfg_->limits.max_body_bytes;
     if (max_body != 0 && !req_chunked_ && req_length_ > max_body) return EdgeError::body_too_large;
     if (p.upgrade()) [[unlikely]] check_upgrade();
     return EdgeError::none;
@@ -594,7 +619,7 @@ class Session {
     auto v = u->value();
     upgrade_ = classify_upgrade(head_.method(), msg.version(), req_chunked_ || req_length_ > 0,
                                 std::string_view(v.data(), v.size()),
-                                listener_.config->upgrade_protocols);
+                                listener_->config->upgrade_protocols);
     // The tunnel relays plain sockets: over TLS (wss://) upgrades are declined
     // for now, the request goes on as plain HTTP.
     if (tls_) upgrade_ = {};
@@ -678,8 +703,8 @@ class Session {
     ctx_.status = status;
     auto& shard = w_.shard();
     const std::size_t sc = metrics::status_class_index(status);
-    shard.listener_requests[listener_.index][sc].inc();
-    if (ctx_.target_status == 0) shard.listeners[listener_.index].elb_responses[sc].inc();
+    shard.listener_requests[listener_->index][sc].inc();
+    if (ctx_.target_status == 0) shard.listeners[listener_->index].elb_responses[sc].inc();
     if (w_.draining() || close_after_) keep_alive_ = false;
     unsigned version = req_ && req_->is_header_done() ? req_->get().version() : 11;
     if (!keep_alive_) {
@@ -697,7 +722,7 @@ class Session {
 
   // --------------------------------------------------------------- forward
   Task<void> forward(const server::GroupRuntime& group) {
-    ctx_.target_group = group.group.get();
+    ctx_.target_group = group.group;
     if (upgrade_.kind != UpgradeKind::none && !group.tls.empty()) [[unlikely]] {
       upgrade_ = {};  // no tunnel to a TLS target yet: forwarded as plain HTTP
       w_.shard().upgrades_declined.inc();
@@ -759,7 +784,7 @@ class Session {
         }
       }
       current_conn_ = conn;
-      if (auto* hooks = w_.state().hooks.get()) {
+      if (auto* hooks = snap_->hooks.get()) {
         ctx_.upstream_request_edits.clear();
         hooks->on_upstream_request(ctx_);
       }
@@ -824,12 +849,12 @@ class Session {
     std::string head;  // rare: an allocation is fine
     build_switching_protocols_head(head, *res_, w_.date().value());
     ctx_.status = 101;
-    shard.listener_requests[listener_.index][0].inc();
+    shard.listener_requests[listener_->index][0].inc();
     shard.upgrades[kind].inc();
     shard.active_upgraded_connections[kind].add(1);
     TunnelResult r = co_await run_tunnel(sock_, in_, conn.socket, conn.buffer, head,
                                          w_.relay_buffers(), w_.deadlines(),
-                                         cfg_.timeouts.websocket_idle);
+                                         cfg_->timeouts.websocket_idle);
     shard.active_upgraded_connections[kind].add(-1);
     ctx_.sent_bytes += r.to_client;
     ctx_.received_bytes += r.to_target;
@@ -842,7 +867,7 @@ class Session {
   upstream::Target* pick_target(const server::GroupRuntime& group,
                                 const upstream::ExcludeSet& tried) {
     std::span<upstream::Target* const> candidates = group.group->members();
-    if (auto* hooks = w_.state().hooks.get()) {
+    if (auto* hooks = snap_->hooks.get()) {
       if (auto* t = hooks->select_target(ctx_, candidates)) return t;
     }
     const std::size_t gi = group.group->index();
@@ -856,7 +881,7 @@ class Session {
     auto conn = std::make_shared<upstream::UpstreamConn>(w_.executor(), kUpstreamBuffer);
     conn->target = &target;
     conn->deadline.attach(w_.deadlines(), &Session::on_upstream_deadline, conn.get());
-    conn->deadline.arm(cfg_.timeouts.upstream_connect);
+    conn->deadline.arm(cfg_->timeouts.upstream_connect);
     auto [ec] = co_await conn->socket.async_connect(target.endpoint, kUseTuple);
     conn->deadline.disarm();
     if (ec) {
@@ -871,7 +896,7 @@ class Session {
       conn->tls = std::make_unique<TlsStream>(conn->socket, cc.asio());
       if (!tls::prepare_client(conn->tls->native_handle(), cc, host_of(target.id)))
         co_return EdgeError::target_tls_failed;
-      conn->deadline.arm(cfg_.timeouts.upstream_connect);
+      conn->deadline.arm(cfg_->timeouts.upstream_connect);
       auto [hec] = co_await conn->tls->async_handshake(asio::ssl::stream_base::client, kUseTuple);
       conn->deadline.disarm();
       if (hec) {
@@ -922,7 +947,7 @@ class Session {
       if (ec == bhttp::error::need_more) return 0;
       if (ec) return -1;
       if (n == 0 && !p.is_done()) return 0;
-      const std::uint64_t max_body = cfg_.limits.max_body_bytes;
+      const std::uint64_t max_body = cfg_->limits.max_body_bytes;
       if (max_body != 0 && request_body_sent_ + chunk_pending_ > max_body) return -2;
     }
   }
@@ -946,7 +971,7 @@ class Session {
     } else if (body_in_buffer_ > 0) {
       bufs[nb++] = asio::buffer(in_.data().data(), body_in_buffer_);
     }
-    conn.deadline.arm(cfg_.timeouts.upstream_response);
+    conn.deadline.arm(cfg_->timeouts.upstream_response);
     // The whole array (unused entries are empty): a fixed buffer-sequence type
     // keeps Asio's write operation small enough for its recycling allocator.
     auto [ec, n] = co_await upstream_write(conn, bufs);
@@ -981,7 +1006,7 @@ class Session {
     std::uint64_t remaining = req_length_ - request_body_sent_;
     while (remaining > 0) {
       std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(remaining, relay_cap_));
-      deadline_.arm(cfg_.timeouts.idle);
+      deadline_.arm(cfg_->timeouts.idle);
       auto [ec, n] = co_await client_read(asio::buffer(relay(), want));
       deadline_.disarm();
       if (ec) {
@@ -993,7 +1018,7 @@ class Session {
       }
       ctx_.received_bytes += n;
       w_.shard().bytes_received.inc(n);
-      conn.deadline.arm(cfg_.timeouts.upstream_response);
+      conn.deadline.arm(cfg_->timeouts.upstream_response);
       auto [wec, wn] = co_await upstream_write(conn, asio::buffer(relay(), n));
       (void)wn;
       if (wec) {
@@ -1026,7 +1051,7 @@ class Session {
           bufs[nb++] = asio::buffer(kCrlf.data(), kCrlf.size());
         }
         if (request_body_done_) bufs[nb++] = asio::buffer(kLastChunk.data(), kLastChunk.size());
-        conn.deadline.arm(cfg_.timeouts.upstream_response);
+        conn.deadline.arm(cfg_->timeouts.upstream_response);
         auto [wec, wn] = co_await upstream_write(conn, bufs);
         (void)wn;
         if (wec) {
@@ -1039,7 +1064,7 @@ class Session {
         continue;
       }
       // need more input from the client
-      deadline_.arm(cfg_.timeouts.idle);
+      deadline_.arm(cfg_->timeouts.idle);
       auto [ec, n] = co_await client_read(in_.prepare(read_size(in_)));
       deadline_.disarm();
       if (ec) {
@@ -1067,7 +1092,7 @@ class Session {
         if (r < 0) co_return false;
         if (request_body_done_) co_return true;
         if (in_.size() > 0) continue;
-        deadline_.arm(cfg_.timeouts.idle);
+        deadline_.arm(cfg_->timeouts.idle);
         auto [ec, n] = co_await client_read(in_.prepare(read_size(in_)));
         deadline_.disarm();
         if (ec) co_return false;
@@ -1082,7 +1107,7 @@ class Session {
     if (remaining > 4 * relay_cap_) co_return false;
     while (remaining > 0) {
       std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(remaining, relay_cap_));
-      deadline_.arm(cfg_.timeouts.idle);
+      deadline_.arm(cfg_->timeouts.idle);
       auto [ec, n] = co_await client_read(asio::buffer(relay(), want));
       deadline_.disarm();
       if (ec) co_return false;
@@ -1160,7 +1185,7 @@ class Session {
     out_.append(client_ip_);
     out_.append(kCrlf);
     append_field(out_, "X-Forwarded-Proto", tls_ ? "https" : "http");
-    append_field(out_, "X-Forwarded-Port", listener_.port_text);
+    append_field(out_, "X-Forwarded-Port", listener_->port_text);
     out_.append("Via: "sv);
     if (!via.empty()) {
       out_.append(via);
@@ -1228,12 +1253,12 @@ class Session {
     auto fresh_parser = [&] {
       auto& rp = res_.emplace(res_store_);
       rp.header_limit(static_cast<std::uint32_t>(
-          std::min<std::uint64_t>(cfg_.limits.max_header_bytes, 0xffffffffU)));
+          std::min<std::uint64_t>(cfg_->limits.max_header_bytes, 0xffffffffU)));
       rp.body_limit(boost::none);
       if (head_request) rp.skip(true);
     };
     fresh_parser();
-    conn.deadline.arm(cfg_.timeouts.upstream_response);
+    conn.deadline.arm(cfg_->timeouts.upstream_response);
     for (;;) {
       if (conn.buffer.size() > 0) {
         beast::error_code ec;
@@ -1289,7 +1314,7 @@ class Session {
       body_in_buffer_ = 0;
     }
     chunk_pending_ = 0;
-    if (auto* hooks = w_.state().hooks.get()) {
+    if (auto* hooks = snap_->hooks.get()) {
       ctx_.response_edits.clear();
       hooks->on_response(ctx_);
     }
@@ -1395,7 +1420,7 @@ class Session {
       // Take the next part of the body before the first write, so that head
       // and body go out in one gathered write (one syscall less per response).
       std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(rest, relay_cap_));
-      conn.deadline.arm(cfg_.timeouts.upstream_response);
+      conn.deadline.arm(cfg_->timeouts.upstream_response);
       auto [ec, n] = co_await upstream_read(conn, asio::buffer(relay(), want));
       conn.deadline.disarm();
       if (ec) co_return false;
@@ -1409,7 +1434,7 @@ class Session {
     std::uint64_t remaining = rest - more;
     while (remaining > 0) {
       std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(remaining, relay_cap_));
-      conn.deadline.arm(cfg_.timeouts.upstream_response);
+      conn.deadline.arm(cfg_->timeouts.upstream_response);
       auto [ec, n] = co_await upstream_read(conn, asio::buffer(relay(), want));
       conn.deadline.disarm();
       if (ec) co_return false;
@@ -1467,7 +1492,7 @@ class Session {
       }
       if (done) co_return conn.buffer.size() == 0;
       if (need_read) {
-        conn.deadline.arm(cfg_.timeouts.upstream_response);
+        conn.deadline.arm(cfg_->timeouts.upstream_response);
         auto [ec, n] = co_await upstream_read(conn, conn.buffer.prepare(read_size(conn.buffer)));
         conn.deadline.disarm();
         if (ec == asio::error::eof && rp.need_eof()) {
@@ -1512,7 +1537,7 @@ class Session {
   // extra frame. The buffers must outlive the await (they live in the caller).
   template <class Buffers>
   Task<std::tuple<beast::error_code, std::size_t>> write_client(const Buffers& bufs) {
-    deadline_.arm(cfg_.timeouts.idle);
+    deadline_.arm(cfg_->timeouts.idle);
     return client_write(bufs);
   }
   /// Reads and writes on the client connection: through TLS on HTTPS listeners.
@@ -1586,9 +1611,9 @@ class Session {
     if (!request_active_ && ctx_.status == 0) return;
     ctx_.end = SteadyClock::now();
     if (ctx_.status != 0)
-      w_.shard().listeners[listener_.index].processing_time.observe(ctx_.end - ctx_.start);
-    if (auto* hooks = w_.state().hooks.get()) hooks->on_log(ctx_);
-    if (auto* log = w_.state().access_log) log_access(log->ring(w_.index()));
+      w_.shard().listeners[listener_->index].processing_time.observe(ctx_.end - ctx_.start);
+    if (auto* hooks = snap_->hooks.get()) hooks->on_log(ctx_);
+    if (auto* log = snap_->access_log) log_access(log->ring(w_.index()));
     request_active_ = false;
     w_.relay_buffers().release(relay_);
     relay_ = nullptr;
@@ -1604,7 +1629,7 @@ class Session {
       path = path.substr(0, path.find('?'));  // the query may carry secrets
     }
     const upstream::Target* t = ctx_.target ? ctx_.target : ctx_.failed_target;
-    w_.shard().recent_errors.record(e, listener_.index, t ? std::string_view(t->id) : "", method,
+    w_.shard().recent_errors.record(e, listener_->index, t ? std::string_view(t->id) : "", method,
                                     path);
   }
 
@@ -1636,14 +1661,16 @@ class Session {
       line.ssl_protocol = SSL_get_version(ssl);
       if (const char* sni = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name)) line.domain_name = sni;
     }
-    log::fill_record(*rec, ctx_, line, listener_.index, listener_.port,
+    log::fill_record(*rec, ctx_, line, listener_->index, listener_->port,
                      std::chrono::system_clock::now());
     ring.publish();
   }
 
   server::Worker& w_;
-  const server::ListenerRuntime& listener_;
-  const config::Config& cfg_;
+  std::shared_ptr<const server::Snapshot> snap_;  // the current request's (see use_current_snapshot)
+  const server::ListenerRuntime* listener_;        // in snap_
+  const config::Config* cfg_;                      // snap_->config
+  std::string key_;                                // listener identity across reloads
   Socket sock_;
   std::shared_ptr<tls::ServerContext> tls_ctx_;  // kept for the connection's life (reloads)
   std::unique_ptr<TlsStream> tls_;                // HTTPS listeners: wraps sock_
@@ -1687,13 +1714,16 @@ class Session {
   bool closing_ = false;
 
   friend void close_session(Session* s, bool force);
+  friend std::string_view session_listener(const Session* s);
 };
 
 void close_session(Session* s, bool force) { s->close(force); }
 
-void start_session(server::Worker& worker, const server::ListenerRuntime& listener,
-                   Socket socket) {
-  auto session = std::make_unique<Session>(worker, listener, std::move(socket));
+std::string_view session_listener(const Session* s) { return s->key_; }
+
+void start_session(server::Worker& worker, const std::shared_ptr<const server::Snapshot>& snapshot,
+                   std::size_t listener, Socket socket) {
+  auto session = std::make_unique<Session>(worker, snapshot, listener, std::move(socket));
   asio::co_spawn(worker.executor(), Session::run(std::move(session)), [](std::exception_ptr e) {
     if (e) {
       try {

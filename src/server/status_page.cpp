@@ -139,11 +139,12 @@ void describe_target_basic(const upstream::Target& target, boost::json::object& 
     out["latency_ms"] = static_cast<double>(us) / 1000.0;
 }
 
-json::object status_json(const SharedState& state, const metrics::Metrics& m,
+json::object status_json(const Snapshot& state, const metrics::Metrics& m,
                          const TargetDescriber& describe) {
-  const std::size_t nl = m.listener_names().size();
-  const std::size_t ng = m.target_group_names().size();
-  const std::size_t nr = m.rule_labels().size();
+  const auto shape = m.shape();
+  const std::size_t nl = shape->listener_names.size();
+  const std::size_t ng = shape->target_group_names.size();
+  const std::size_t nr = shape->rule_labels.size();
 
   // Sums over the worker shards (relaxed loads; each value exact on its own).
   std::vector<std::array<std::uint64_t, kStatusClasses>> requests(nl), group_resp(ng);
@@ -185,10 +186,12 @@ json::object status_json(const SharedState& state, const metrics::Metrics& m,
                              std::chrono::system_clock::now().time_since_epoch())
                              .count());
   doc["workers"] = m.workers();
+  doc["config_generation"] = state.generation;
 
   json::array listeners;
-  for (std::size_t l = 0; l < state.listeners.size() && l < nl; ++l) {
-    const ListenerRuntime& lr = state.listeners[l];
+  for (const ListenerRuntime& lr : state.listeners) {
+    const std::size_t l = lr.index;  // metrics slot
+    if (l >= nl) continue;
     const config::ListenerConfig& lc = *lr.config;
     json::object o;
     o["name"] = lc.name;
@@ -205,8 +208,7 @@ json::object status_json(const SharedState& state, const metrics::Metrics& m,
     std::stable_sort(rules.begin(), rules.end(),
                      [](const auto* a, const auto* b) { return a->priority < b->priority; });
     json::array ra;
-    const std::size_t base = m.rule_slot_base(l);
-    for (std::size_t i = 0; i <= rules.size(); ++i) {
+    for (std::size_t i = 0; i <= rules.size() && i < lr.rule_slots.size(); ++i) {
       json::object ro;
       const bool is_default = i == rules.size();
       if (is_default)
@@ -216,7 +218,7 @@ json::object status_json(const SharedState& state, const metrics::Metrics& m,
       ro["conditions"] =
           is_default ? std::string("otherwise") : describe_conditions(rules[i]->conditions);
       ro["action"] = describe_action(is_default ? lc.default_action : rules[i]->action);
-      ro["requests"] = base + i < nr ? rule_requests[base + i] : 0;
+      ro["requests"] = lr.rule_slots[i] < nr ? rule_requests[lr.rule_slots[i]] : 0;
       ra.push_back(std::move(ro));
     }
     o["rules"] = std::move(ra);
@@ -225,8 +227,9 @@ json::object status_json(const SharedState& state, const metrics::Metrics& m,
   doc["listeners"] = std::move(listeners);
 
   json::array groups;
-  for (std::size_t g = 0; g < state.groups.size() && g < ng; ++g) {
-    const GroupRuntime& gr = state.groups[g];
+  for (const GroupRuntime& gr : state.groups) {
+    const std::size_t g = gr.group->index();  // metrics slot
+    if (g >= ng) continue;
     const auto& cfg = gr.group->config();
     json::object o;
     o["name"] = gr.group->name();
@@ -283,7 +286,7 @@ json::object status_json(const SharedState& state, const metrics::Metrics& m,
     x["time"] = iso_time(r.time_us);
     x["code"] = status_of(r.error);
     x["reason"] = reason_of(r.error);
-    x["listener"] = r.listener < nl ? m.listener_names()[r.listener] : std::string("?");
+    x["listener"] = r.listener < nl ? shape->listener_names[r.listener] : std::string("?");
     x["target"] = r.target_view();
     x["request"] = r.request_view();
     ra.push_back(std::move(x));
@@ -448,16 +451,17 @@ std::string status_html(std::string_view initial_json) {
   return out;
 }
 
-void add_status_routes(AdminServer& server, const SharedState& state,
+void add_status_routes(AdminServer& server, SnapshotSource current,
                        const metrics::Metrics& metrics, TargetDescriber describe) {
-  server.add_route("GET", "/status.json", [&state, &metrics, describe](const AdminRequest&) {
-    return AdminResponse::json(200, json::serialize(status_json(state, metrics, describe)) + "\n");
+  server.add_route("GET", "/status.json", [current, &metrics, describe](const AdminRequest&) {
+    return AdminResponse::json(200,
+                               json::serialize(status_json(*current(), metrics, describe)) + "\n");
   });
-  server.add_route("GET", "/", [&state, &metrics, describe](const AdminRequest&) {
+  server.add_route("GET", "/", [current, &metrics, describe](const AdminRequest&) {
     AdminResponse r;
     r.status = 200;
     r.content_type = "text/html; charset=utf-8";
-    r.body = status_html(json::serialize(status_json(state, metrics, describe)));
+    r.body = status_html(json::serialize(status_json(*current(), metrics, describe)));
     return r;
   });
 }

@@ -1,6 +1,7 @@
 #include "edge/server/worker.hpp"
 
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -15,6 +16,14 @@
 namespace edge::server {
 
 namespace {
+asio::ip::tcp fd_protocol(int fd) {
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0)
+    throw std::system_error(errno, std::generic_category(), "listening socket: getsockname");
+  return ss.ss_family == AF_INET6 ? asio::ip::tcp::v6() : asio::ip::tcp::v4();
+}
+
 /// Sweep period: fine enough for the shortest configured timeout, coarse
 /// enough to cost nothing (a wake-up per tick per worker).
 std::chrono::milliseconds tick_period(const config::Config& c) {
@@ -25,17 +34,31 @@ std::chrono::milliseconds tick_period(const config::Config& c) {
 }
 }  // namespace
 
-Worker::Worker(unsigned index, const SharedState& state, metrics::WorkerShard& shard)
+Worker::Worker(unsigned index, std::shared_ptr<const Snapshot> snapshot,
+               metrics::WorkerShard& shard)
     : index_(index),
-      state_(state),
+      snapshot_(std::move(snapshot)),
       shard_(shard),
-      pool_(ioc_->get_executor(), deadlines_, state.pool_slots),
-      relay_buffers_(static_cast<std::size_t>(state.config.relay_buffer_bytes)),
+      pool_(ioc_->get_executor(), deadlines_, 0),
+      relay_buffers_(static_cast<std::size_t>(snapshot_->config.relay_buffer_bytes)),
       tick_(std::make_unique<Timer>(ioc_->get_executor())),
       rng_(0x9e3779b97f4a7c15ULL * (index + 1)) {
-  for (const auto& g : state.groups)
-    balancers_.push_back(upstream::make_balancer(g.group->config().algorithm, rng_()));
-  for (const auto& l : state.listeners) tls_.push_back(l.tls.empty() ? nullptr : l.tls[index]);
+  update_balancers();
+}
+
+void Worker::update_balancers() {
+  for (const auto& g : snapshot_->groups) {
+    const std::size_t slot = g.group->index();
+    const config::Algorithm a = g.group->config().algorithm;
+    if (slot >= balancers_.size()) {
+      balancers_.resize(slot + 1);
+      balancer_algorithms_.resize(slot + 1);
+    }
+    if (!balancers_[slot] || balancer_algorithms_[slot] != a) {
+      balancers_[slot] = upstream::make_balancer(a, rng_());
+      balancer_algorithms_[slot] = a;
+    }
+  }
 }
 
 
@@ -49,12 +72,22 @@ Worker::~Worker() {
   ioc_.reset();
 }
 
-void Worker::bind(std::vector<std::uint16_t>& ports) {
-  for (std::size_t i = 0; i < state_.listeners.size(); ++i) bind_listener(i, ports[i]);
+void Worker::bind_listener(std::size_t i, std::uint16_t& port) {
+  const int fd = open_listening_socket(*snapshot_->listeners[i].config, port);
+  auto acc = std::make_unique<Acceptor>(ioc_->get_executor());
+  boost::system::error_code ec;
+  acc->assign(fd_protocol(fd), fd, ec);
+  if (ec) {
+    ::close(fd);
+    throw std::system_error(ec, "listener '" + snapshot_->listeners[i].config->name + "'");
+  }
+  acceptors_.push_back({std::move(acc), snapshot_->listeners[i].key, i, true});
 }
 
-void Worker::bind_listener(std::size_t i, std::uint16_t& port) {
-  const auto& l = *state_.listeners[i].config;
+int Worker::open_listening_socket(const config::ListenerConfig& l, std::uint16_t& port) {
+  // Its own io_context: no worker's (their reactors are not thread-safe) is
+  // touched, so a reload may call this while the workers run.
+  asio::io_context io(1);
   boost::system::error_code ec;
   asio::ip::address addr;
   if (l.listen.host.empty()) {
@@ -63,7 +96,7 @@ void Worker::bind_listener(std::size_t i, std::uint16_t& port) {
     addr = asio::ip::make_address(l.listen.host, ec);
     if (ec) {
       // a name: resolve once, here (control thread, before serving)
-      asio::ip::tcp::resolver r(*ioc_);
+      asio::ip::tcp::resolver r(io);
       auto res = r.resolve(l.listen.host, std::to_string(l.listen.port), ec);
       if (ec || res.empty())
         throw std::system_error(ec, "listener '" + l.name + "': cannot resolve " + l.listen.host);
@@ -71,7 +104,7 @@ void Worker::bind_listener(std::size_t i, std::uint16_t& port) {
     }
   }
   asio::ip::tcp::endpoint ep(addr, port);
-  auto acc = std::make_unique<Acceptor>(ioc_->get_executor());
+  auto acc = std::make_unique<asio::ip::tcp::acceptor>(io);
   acc->open(ep.protocol());
   acc->set_option(asio::socket_base::reuse_address(true));
   int one = 1;
@@ -83,25 +116,69 @@ void Worker::bind_listener(std::size_t i, std::uint16_t& port) {
     throw std::system_error(ec, "listener '" + l.name + "': cannot bind " + l.listen.to_string());
   acc->listen(asio::socket_base::max_listen_connections);
   port = acc->local_endpoint().port();
-  acceptors_.push_back({std::move(acc), i});
+  return acc->release();
 }
 
 std::uint16_t Worker::adopt(std::size_t i, int fd) {
-  sockaddr_storage ss{};
-  socklen_t len = sizeof ss;
-  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0)
-    throw std::system_error(errno, std::generic_category(), "inherited listener: getsockname");
   auto acc = std::make_unique<Acceptor>(ioc_->get_executor());
-  acc->assign(ss.ss_family == AF_INET6 ? asio::ip::tcp::v6() : asio::ip::tcp::v4(), fd);
+  acc->assign(fd_protocol(fd), fd);
   const std::uint16_t port = acc->local_endpoint().port();
-  acceptors_.push_back({std::move(acc), i});
+  acceptors_.push_back({std::move(acc), snapshot_->listeners[i].key, i, true});
   return port;
 }
 
-std::vector<std::pair<std::size_t, int>> Worker::listening_fds() const {
-  std::vector<std::pair<std::size_t, int>> out;
-  for (const auto& a : acceptors_) out.emplace_back(a.listener, a.acceptor->native_handle());
+std::vector<std::pair<std::string, int>> Worker::listening_fds() const {
+  std::vector<std::pair<std::string, int>> out;
+  for (const auto& a : acceptors_)
+    if (a.open) out.emplace_back(a.key, a.acceptor->native_handle());
   return out;
+}
+
+void Worker::swap_snapshot(std::shared_ptr<const Snapshot> snapshot,
+                           std::vector<std::pair<std::string, int>> added) {
+  asio::post(*ioc_, [this, s = std::move(snapshot), a = std::move(added)]() mutable {
+    on_swap(std::move(s), std::move(a));
+  });
+}
+
+void Worker::on_swap(std::shared_ptr<const Snapshot> snapshot,
+                     std::vector<std::pair<std::string, int>> added) {
+  snapshot_ = std::move(snapshot);
+  update_balancers();
+  for (auto& a : acceptors_) {
+    if (!a.open) continue;
+    if (const ListenerRuntime* l = snapshot_->find_listener(a.key)) {
+      a.listener = static_cast<std::size_t>(l - snapshot_->listeners.data());
+    } else {
+      // Removed: no new connection; its accept loop ends on the close.
+      a.open = false;
+      boost::system::error_code ec;
+      a.acceptor->close(ec);
+    }
+  }
+  for (auto& [key, fd] : added) {
+    const ListenerRuntime* l = snapshot_->find_listener(key);
+    if (l == nullptr || draining_) {
+      ::close(fd);
+      continue;
+    }
+    auto acc = std::make_unique<Acceptor>(ioc_->get_executor());
+    boost::system::error_code ec;
+    acc->assign(fd_protocol(fd), fd, ec);
+    if (ec) {
+      ::close(fd);
+      continue;
+    }
+    acceptors_.push_back(
+        {std::move(acc), key, static_cast<std::size_t>(l - snapshot_->listeners.data()), true});
+    asio::co_spawn(*ioc_, accept_loop(this, acceptors_.size() - 1), asio::detached);
+  }
+  // Connections of removed listeners drain: idle ones now, busy ones after
+  // their response (the session sees its listener gone at its next request).
+  for (auto* s : std::vector<proxy::Session*>(sessions_)) {
+    if (snapshot_->find_listener(proxy::session_listener(s)) == nullptr)
+      proxy::close_session(s, false);
+  }
 }
 
 void Worker::run() {
@@ -113,7 +190,6 @@ void Worker::run() {
 
 Task<void> Worker::accept_loop(Worker* self, std::size_t entry) {
   Acceptor& acc = *self->acceptors_[entry].acceptor;
-  const ListenerRuntime& lr = self->state_.listeners[self->acceptors_[entry].listener];
   for (;;) {
     auto [ec, sock] = co_await acc.async_accept(kUseTuple);
     if (ec) {
@@ -128,15 +204,18 @@ Task<void> Worker::accept_loop(Worker* self, std::size_t entry) {
     // Accepted, even if a drain began meanwhile: it is answered (with
     // Connection: close), not dropped; after a hand-over the new process
     // accepts what is still queued.
-    proxy::start_session(*self, lr, std::move(sock));
+    // The listener's settings of the snapshot current now (after a reload
+    // that changed them, new connections get the new ones).
+    const AcceptorEntry& a = self->acceptors_[entry];
+    if (!a.open) co_return;
+    proxy::start_session(*self, self->snapshot_, a.listener, std::move(sock));
     if (self->draining_) co_return;
   }
 }
 
 Task<void> Worker::tick_loop(Worker* self) {
-  const auto period = tick_period(self->state_.config);
   for (;;) {
-    self->tick_->expires_after(period);
+    self->tick_->expires_after(tick_period(self->snapshot_->config));
     auto [ec] = co_await self->tick_->async_wait(kUseTuple);
     if (ec || self->stopped_) co_return;
     auto now = std::chrono::steady_clock::now();

@@ -71,21 +71,30 @@ HealthChecker::Entry& HealthChecker::entry_for(TargetGroup& g, Target& t) {
   auto e = std::unique_ptr<Entry>(new Entry{
       &g, &t, TargetHealth(hc.healthy_threshold, hc.unhealthy_threshold, hc.enabled),
       StatusMatcher{}, t.endpoint, std::string{}, hc.interval, hc.timeout, 0});
-  e->matcher.parse(hc.matcher);  // validated at load; default 200 otherwise
-  if (hc.port) e->probe_endpoint.port(*hc.port);
-  if (options_.interval_override) e->interval = *options_.interval_override;
-  if (options_.timeout_override) e->timeout = *options_.timeout_override;
-  // HTTPS probes connect over TCP until upstream TLS exists (edged says so at start).
+  configure_entry(*e);
+  entries_.push_back(std::move(e));
+  return *entries_.back();
+}
+
+void HealthChecker::configure_entry(Entry& e) {
+  const auto& hc = e.group->config().health_check;
+  e.matcher = StatusMatcher{};
+  e.matcher.parse(hc.matcher);  // validated at load; default 200 otherwise
+  e.probe_endpoint = e.target->endpoint;
+  if (hc.port) e.probe_endpoint.port(*hc.port);
+  e.interval = hc.interval;
+  e.timeout = hc.timeout;
+  if (options_.interval_override) e.interval = *options_.interval_override;
+  if (options_.timeout_override) e.timeout = *options_.timeout_override;
+  e.request.clear();
   if (hc.protocol == config::HealthCheckProtocol::http) {
-    std::string& r = e->request;
+    std::string& r = e.request;
     r = "GET ";
     r += hc.path;
     r += " HTTP/1.1\r\nHost: ";
-    r += t.id;
+    r += e.target->id;
     r += "\r\nUser-Agent: ELB-HealthChecker/2.0\r\nAccept: */*\r\nConnection: close\r\n\r\n";
   }
-  entries_.push_back(std::move(e));
-  return *entries_.back();
 }
 
 HealthChecker::~HealthChecker() { stop(); }
@@ -412,6 +421,102 @@ RegistryResult HealthChecker::set_weight(std::string_view group, std::string_vie
       return fail(404, "target " + quoted(id) + " is not registered in " + quoted(group));
     if (weight < 1 || weight > 999) return fail(400, "weight must be between 1 and 999");
     t->weight.store(weight, std::memory_order_relaxed);
+    save_state();
+    return {};
+  });
+}
+
+namespace {
+
+bool same_checks(const config::HealthCheckConfig& a, const config::HealthCheckConfig& b) {
+  return a.enabled == b.enabled && a.protocol == b.protocol && a.port == b.port &&
+         a.path == b.path && a.interval == b.interval && a.timeout == b.timeout &&
+         a.healthy_threshold == b.healthy_threshold &&
+         a.unhealthy_threshold == b.unhealthy_threshold && a.matcher == b.matcher;
+}
+
+}  // namespace
+
+void HealthChecker::reconfigure(std::vector<GroupReload> groups,
+                                std::vector<TargetGroup*> removed) {
+  run_sync([&]() -> RegistryResult {
+    const auto now = Clock::now();
+    std::vector<TargetGroup*> registry;
+    for (auto& r : groups) {
+      TargetGroup* g = r.group;
+      registry.push_back(g);
+      if (r.created) {
+        for (Target* t : g->members()) {
+          Entry& e = entry_for(*g, *t);
+          if (started_) start_probing(e);
+        }
+        continue;
+      }
+      const config::HealthCheckConfig before = g->config().health_check;
+      g->set_config(r.config);
+      const auto& hc = g->config().health_check;
+      const bool checks_changed = !same_checks(before, hc);
+      for (auto& ep : entries_) {
+        Entry& e = *ep;
+        if (e.group != g || !checks_changed) continue;
+        configure_entry(e);
+        const TargetState st = e.health.state();
+        if (st == TargetState::draining || st == TargetState::unused) continue;
+        if (before.enabled != hc.enabled) {
+          e.health = TargetHealth(hc.healthy_threshold, hc.unhealthy_threshold, hc.enabled);
+          publish(e);
+        } else {
+          e.health.set_thresholds(hc.healthy_threshold, hc.unhealthy_threshold);
+        }
+        if (started_) start_probing(e);  // the new interval, path, ... from now
+      }
+      std::vector<Target*> members(g->members().begin(), g->members().end());
+      bool changed = false;
+      for (const auto& [spec, endpoint] : r.added) {
+        if (Target* t = g->find(spec.id); t != nullptr && is_member(*g, t)) {
+          if (t->state() != TargetState::draining) continue;  // registered meanwhile
+          // Configured again while it drains: back in service, state restarted.
+          Entry& e = entry_for(*g, *t);
+          e.health = TargetHealth(hc.healthy_threshold, hc.unhealthy_threshold, hc.enabled);
+          t->weight.store(spec.weight, std::memory_order_relaxed);
+          publish(e);
+          if (started_) start_probing(e);
+          continue;
+        }
+        Target* t = g->create(spec.id, endpoint, spec.weight);
+        Entry& e = entry_for(*g, *t);
+        configure_entry(e);  // the endpoint of a reused Target may have changed
+        e.health = TargetHealth(hc.healthy_threshold, hc.unhealthy_threshold, hc.enabled);
+        t->status.store(TargetStatus::pack(e.health.state(), e.health.reason()),
+                        std::memory_order_relaxed);
+        members.push_back(t);
+        changed = true;
+        if (started_) start_probing(e);
+      }
+      if (changed) g->publish(std::move(members));
+      for (const auto& id : r.removed) {
+        Target* t = g->find(id);
+        if (t == nullptr || !is_member(*g, t)) continue;
+        Entry& e = entry_for(*g, *t);
+        if (e.health.state() == TargetState::draining) continue;
+        e.health.start_draining(now, g->config().deregistration_delay);
+        publish(e);
+      }
+      for (const auto& spec : r.reweighted) {
+        if (Target* t = g->find(spec.id); t != nullptr && is_member(*g, t))
+          t->weight.store(spec.weight, std::memory_order_relaxed);
+      }
+      g->refresh_health();
+    }
+    for (TargetGroup* g : removed) {
+      for (Target* t : g->members()) {
+        Entry& e = entry_for(*g, *t);
+        if (e.health.state() == TargetState::draining) continue;
+        e.health.start_draining(now, g->config().deregistration_delay);
+        publish(e);
+      }
+    }
+    groups_ = std::move(registry);
     save_state();
     return {};
   });

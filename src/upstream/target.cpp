@@ -45,15 +45,17 @@ bool is_valid_host_name(std::string_view host) {
 
 TargetGroup::TargetGroup(const config::TargetGroupConfig& cfg, std::uint32_t index,
                          std::atomic<std::uint32_t>* pool_slots)
-    : cfg_(cfg), index_(index), slots_(pool_slots != nullptr ? pool_slots : &own_slots_) {
-  targets_.reserve(cfg_.targets.size());
+    : index_(index), slots_(pool_slots != nullptr ? pool_slots : &own_slots_) {
+  set_config(cfg);
+  const auto& c = config();
+  targets_.reserve(c.targets.size());
   std::vector<Target*> members;
-  for (const auto& tc : cfg_.targets) {
+  for (const auto& tc : c.targets) {
     const std::string id = id_of(tc);
-    Target* t = create(id, resolve(cfg_, tc, id), tc.weight);
+    Target* t = create(id, resolve(c, tc, id), tc.weight);
     // ALB: a target registered with the group is `initial` until its first
     // check; with checks disabled it is `unavailable` and routed.
-    t->status.store(cfg_.health_check.enabled
+    t->status.store(c.health_check.enabled
                         ? TargetStatus::pack(TargetState::initial,
                                              TargetReason::initial_health_checking)
                         : TargetStatus::pack(TargetState::unavailable,
@@ -62,6 +64,11 @@ TargetGroup::TargetGroup(const config::TargetGroupConfig& cfg, std::uint32_t ind
     members.push_back(t);
   }
   publish(std::move(members));
+}
+
+void TargetGroup::set_config(const config::TargetGroupConfig& cfg) {
+  cfgs_.push_back(std::make_unique<const config::TargetGroupConfig>(cfg));
+  cfg_.store(cfgs_.back().get(), std::memory_order_release);
 }
 
 tcp::endpoint TargetGroup::resolve(const config::TargetGroupConfig& group,
@@ -146,14 +153,14 @@ void TargetGroup::refresh_health() {
   }
   healthy_.store(healthy, std::memory_order_relaxed);
   const auto minimum = static_cast<std::uint32_t>(
-      std::max(cfg_.unhealthy_state_routing.minimum_healthy_targets, 1));
+      std::max(config().unhealthy_state_routing.minimum_healthy_targets, 1));
   fail_open_.store(healthy < minimum ? 1 : 0, std::memory_order_relaxed);
 }
 
 bool TargetGroup::try_claim_ejection() const {
   const auto n = static_cast<std::uint32_t>(members().size());
   const auto pct = static_cast<std::uint32_t>(
-      std::clamp(cfg_.outlier_detection.max_ejection_percent, 0, 100));
+      std::clamp(config().outlier_detection.max_ejection_percent, 0, 100));
   // At most pct % of the targets, and never the last one that is routable.
   std::uint32_t limit = n * pct / 100;
   const std::uint32_t healthy = healthy_.load(std::memory_order_relaxed);

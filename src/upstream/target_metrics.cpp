@@ -38,7 +38,8 @@ ClientMetric sample(MetricType type, double v, std::vector<ClientMetric::Label> 
 
 class TargetCollectable final : public prometheus::Collectable {
  public:
-  explicit TargetCollectable(std::vector<const TargetGroup*> groups) : groups_(std::move(groups)) {}
+  explicit TargetCollectable(std::function<std::vector<const TargetGroup*>()> groups)
+      : groups_(std::move(groups)) {}
 
   std::vector<MetricFamily> Collect() const override {
     auto healthy = family("edged_target_group_healthy_targets",
@@ -71,7 +72,7 @@ class TargetCollectable final : public prometheus::Collectable {
                               "Gateway-side failures talking to the target "
                               "(ALB TargetConnectionErrorCount).",
                               MetricType::Counter);
-    for (const TargetGroup* g : groups_) {
+    for (const TargetGroup* g : groups_()) {
       const std::string& gn = g->name();
       std::uint32_t registered = 0;
       for (const Target* tp : g->members()) {  // the published set: safe on any thread
@@ -133,13 +134,18 @@ class TargetCollectable final : public prometheus::Collectable {
   }
 
  private:
-  std::vector<const TargetGroup*> groups_;
+  std::function<std::vector<const TargetGroup*>()> groups_;
 };
 
 }  // namespace
 
 std::shared_ptr<prometheus::Collectable> make_target_collectable(
     std::vector<const TargetGroup*> groups) {
+  return std::make_shared<TargetCollectable>([g = std::move(groups)] { return g; });
+}
+
+std::shared_ptr<prometheus::Collectable> make_target_collectable(
+    std::function<std::vector<const TargetGroup*>()> groups) {
   return std::make_shared<TargetCollectable>(std::move(groups));
 }
 

@@ -214,13 +214,16 @@ class AccessLog {
   std::uint64_t written() const { return written_.load(std::memory_order_relaxed); }
   std::uint64_t dropped() const;
   std::uint64_t reopens() const { return reopens_.load(std::memory_order_relaxed); }
+  /// Any thread: the names from now on (a reload adds listeners or groups; the
+  /// indexes of existing ones never change, so queued records stay right).
+  void set_names(AccessLogNames names);
 
  private:
   void run();
   bool drain_once(std::string& buf);
 
   std::shared_ptr<AccessLogSink> sink_;
-  AccessLogNames names_;
+  std::shared_ptr<const AccessLogNames> names_;  // guarded by mu_ (the pointer)
   AccessLogOptions options_;
   std::vector<std::unique_ptr<AccessLogRing>> rings_;
   std::atomic<std::uint64_t> written_{0};

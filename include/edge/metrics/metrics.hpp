@@ -249,11 +249,38 @@ struct alignas(kCacheLine) WorkerShard {
 /// Slot of a completed handshake in WorkerShard::tls_handshakes.
 std::size_t tls_handshake_index(std::size_t protocol, std::size_t cipher, bool resumed);
 
+/// Slots a configuration reload may add beyond those of the startup
+/// configuration (shards are sized once, so workers never see them move).
+inline constexpr std::size_t kSpareListenerSlots = 16;
+inline constexpr std::size_t kSpareGroupSlots = 64;
+inline constexpr std::size_t kSpareRuleSlots = 512;
+
+/// Names of the slots in use: the label values of the per-listener,
+/// per-target-group and per-rule series (index = slot).
+struct MetricsShape {
+  std::vector<std::string> listener_names;
+  std::vector<std::string> target_group_names;
+  std::vector<std::string> rule_labels;        // `priority` label of each rule slot
+  std::vector<std::size_t> rule_listener;      // listener slot of each rule slot
+};
+
+/// Slots of one configuration (Metrics::assign).
+struct MetricsSlots {
+  std::vector<std::size_t> listeners;                // by config listener
+  std::vector<std::vector<std::size_t>> rules;       // by config listener: rules, then default
+  std::vector<std::size_t> target_groups;            // by config target group
+};
+
 /// Owns the shards of all workers and renders them for Prometheus.
-/// Shards and names are fixed at construction (a reload with other listeners or
-/// target groups builds a new Metrics). The collectable refers to this object:
-/// it must not be collected after the Metrics is destroyed.
-/// Thread: shard(i) is used by worker i; collectable()/serialize() by any thread.
+/// Per-listener, per-group and per-rule counters live in slots named by the
+/// listener name, group name and (listener, priority): a reload keeps the slot
+/// of a name it keeps (its series go on), adds slots for new names (up to the
+/// kSpare* headroom), and leaves the slots of removed names in place (their
+/// series stay, frozen). The shards are sized once, for the headroom too.
+/// The collectable refers to this object: it must not be collected after the
+/// Metrics is destroyed.
+/// Thread: shard(i) is used by worker i; collectable()/serialize()/shape()/
+/// assign() by any thread.
 class Metrics {
  public:
   /// `rule_priorities[l]`: priorities of listener l's rules in evaluation order
@@ -268,15 +295,38 @@ class Metrics {
   WorkerShard& shard(std::size_t worker) { return *shards_[worker]; }
   const WorkerShard& shard(std::size_t worker) const { return *shards_[worker]; }
   std::size_t workers() const { return shards_.size(); }
-  const std::vector<std::string>& listener_names() const { return listener_names_; }
-  const std::vector<std::string>& target_group_names() const { return target_group_names_; }
-  /// First rule_requests slot of listener l; its default action is at
-  /// rule_slot_base(l) + rule count.
-  std::size_t rule_slot_base(std::size_t listener) const { return rule_base_[listener]; }
-  /// `priority` label of each rule slot ("10", ..., "default").
-  const std::vector<std::string>& rule_labels() const { return rule_labels_; }
-  /// Listener index of each rule slot.
-  const std::vector<std::size_t>& rule_listener() const { return rule_listener_; }
+  /// The slots in use now (a copy of the pointer: stays valid and unchanged).
+  std::shared_ptr<const MetricsShape> shape() const {
+    std::lock_guard lock(shape_mu_);
+    return shape_;
+  }
+  std::vector<std::string> listener_names() const { return shape()->listener_names; }
+  std::vector<std::string> target_group_names() const { return shape()->target_group_names; }
+  /// The slots of a configuration with these listeners (names, and the
+  /// priorities of their rules in evaluation order) and target groups: the
+  /// existing slot for a name seen before, a new one otherwise. All or
+  /// nothing: throws std::length_error (nothing assigned) when the headroom
+  /// is used up. `commit` false: only says what the slots would be.
+  MetricsSlots assign(const std::vector<std::string>& listener_names,
+                      const std::vector<std::vector<int>>& rule_priorities,
+                      const std::vector<std::string>& target_group_names, bool commit = true);
+
+  /// Configuration reloads (edged_config_reloads_total{result}), the
+  /// generation in use and the time of the last reload attempt.
+  void record_reload(bool success, std::uint64_t generation, std::int64_t unix_seconds) {
+    (success ? reloads_succeeded_ : reloads_failed_).fetch_add(1, std::memory_order_relaxed);
+    generation_.store(generation, std::memory_order_relaxed);
+    (success ? last_reload_success_ : last_reload_failure_)
+        .store(unix_seconds, std::memory_order_relaxed);
+  }
+  std::uint64_t reloads(bool success) const {
+    return (success ? reloads_succeeded_ : reloads_failed_).load(std::memory_order_relaxed);
+  }
+  std::uint64_t generation() const { return generation_.load(std::memory_order_relaxed); }
+  std::int64_t last_reload(bool success) const {
+    return (success ? last_reload_success_ : last_reload_failure_)
+        .load(std::memory_order_relaxed);
+  }
   /// Access-log lines written (by the writer thread).
   Counter& access_log_written() { return access_log_written_; }
   const Counter& access_log_written() const { return access_log_written_; }
@@ -304,11 +354,16 @@ class Metrics {
   const std::vector<std::shared_ptr<prometheus::Collectable>>& extra() const { return extra_; }
 
  private:
-  std::vector<std::string> listener_names_;
-  std::vector<std::string> target_group_names_;
-  std::vector<std::size_t> rule_base_;
-  std::vector<std::string> rule_labels_;
-  std::vector<std::size_t> rule_listener_;
+  mutable std::mutex shape_mu_;
+  std::shared_ptr<const MetricsShape> shape_;  // replaced (not changed) by assign()
+  std::size_t listener_capacity_ = 0;
+  std::size_t group_capacity_ = 0;
+  std::size_t rule_capacity_ = 0;
+  std::atomic<std::uint64_t> reloads_succeeded_{0};
+  std::atomic<std::uint64_t> reloads_failed_{0};
+  std::atomic<std::uint64_t> generation_{1};
+  std::atomic<std::int64_t> last_reload_success_{0};
+  std::atomic<std::int64_t> last_reload_failure_{0};
   Counter access_log_written_;
   std::vector<std::unique_ptr<WorkerShard>> shards_;
   mutable std::mutex certificates_mu_;

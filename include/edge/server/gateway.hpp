@@ -2,7 +2,36 @@
 /// The embeddable gateway: listeners, workers, upstream pools, metrics and the
 /// admin listener, built from a Config. `edged` is a thin main over this type.
 /// Thread: construct, start, stop and wait from one controlling thread;
-/// `run_worker` from the caller's worker threads when `own_threads` is false.
+/// `run_worker` from the caller's worker threads when `own_threads` is false;
+/// reload() / reload_file() / reload_certificates() from any thread.
+///
+/// Configuration reload (SIGHUP in edged, `POST /reload` on the admin API):
+/// all or nothing. The new config is validated and everything it needs is
+/// prepared first (routers, TLS contexts with their certificate files read
+/// again, target addresses resolved, sockets of added listeners bound); on any
+/// error nothing changes and every reason is returned. Otherwise a new
+/// immutable Snapshot (worker.hpp) is posted to every worker:
+/// - requests in flight finish on the snapshot they started with; the next
+///   request on any connection, and every new connection, uses the new one;
+/// - listeners are matched by their `listen` address: kept ones keep their
+///   sockets and connections (new settings, rules and certificates apply to
+///   new requests / connections); added ones are bound on every worker;
+///   removed ones stop accepting and their connections drain (idle ones are
+///   closed, busy ones after their response);
+/// - target groups are matched by name and targets by id: kept targets keep
+///   their Target (health and outlier state, counters, latency, pooled
+///   connections); targets the file no longer lists drain (deregistration
+///   delay) and new ones start `initial`, as a registration does. Changed
+///   group settings (health check, algorithm, keep-alive, retries, ...) apply
+///   to the kept targets. Targets registered through the admin API survive a
+///   reload: the reload applies what changed between the two files, and the
+///   auto-scaling hook that registered them is the source of truth for them.
+///   A removed group's targets drain and the group leaves the admin API;
+/// - process-wide objects (metrics, access log, health checker, the cache)
+///   are kept; metrics of a listener, group or rule go on under its name.
+/// What cannot change at run time, refused with the reason (restart, or a
+/// binary hand-over, applies them): `workers`, the `admin` section,
+/// `access_log` and `relay_buffer_bytes`.
 
 #include <chrono>
 #include <cstdint>
@@ -11,6 +40,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "edge/config/config.hpp"
 #include "edge/proxy/hooks.hpp"
@@ -52,6 +82,22 @@ struct GatewayOptions {
   std::optional<std::chrono::milliseconds> health_check_timeout;
 };
 
+/// Outcome of a configuration reload.
+struct ReloadResult {
+  bool ok = false;
+  /// Configuration generation in use after the call (1 at start, +1 per
+  /// successful reload, certificate reloads included).
+  std::uint64_t generation = 0;
+  /// Why the new configuration was refused (every reason; empty when ok).
+  std::vector<std::string> errors;
+  /// What changed (ok only): counts of listeners and targets.
+  std::size_t listeners_added = 0, listeners_removed = 0;
+  std::size_t target_groups_added = 0, target_groups_removed = 0;
+  std::size_t targets_added = 0, targets_removed = 0;
+  /// One line: "generation N" or the errors joined with "; ".
+  std::string message() const;
+};
+
 class Gateway {
  public:
   /// Validates the config and resolves targets; throws std::runtime_error with
@@ -77,6 +123,14 @@ class Gateway {
   /// std::runtime_error says what is wrong; otherwise new connections use the
   /// new certificates while open ones go on with the old. Thread-safe.
   void reload_certificates();
+  /// Swaps in `config` (see the top of this file). Never throws: the result
+  /// says what was wrong, and the running configuration stays on error.
+  /// Before start(), only validates and prepares it (nothing to swap into).
+  ReloadResult reload(config::Config config);
+  /// reload() with the configuration read from `path`; empty: the file the
+  /// running configuration came from (`Config::source`). A file that cannot be
+  /// read or parsed is refused like an invalid one, with file:line:column.
+  ReloadResult reload_file(const std::string& path = {});
   /// Blocks until every worker (and the admin listener) has stopped.
   void wait();
 
@@ -92,9 +146,12 @@ class Gateway {
   /// (log rotation; edged calls it on SIGUSR1).
   void reopen_logs();
   /// Requests (or upgraded connections) in flight on target `target` of target
-  /// group `group` (config order), across workers: the least-outstanding signal.
+  /// group `group` (running config order), across workers.
   std::uint32_t target_outstanding(std::size_t group, std::size_t target) const;
-  const config::Config& config() const;
+  /// A copy of the running configuration (it may be replaced by a reload).
+  config::Config config() const;
+  /// The running configuration generation (1 at start).
+  std::uint64_t generation() const;
   /// The run-time group named `name` (targets with their state, counters), or
   /// nullptr. Read-only: its atomics may be read from any thread.
   const upstream::TargetGroup* target_group(std::string_view name) const;

@@ -11,6 +11,7 @@
 
 #include <boost/json/object.hpp>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -24,7 +25,10 @@ class Metrics;
 namespace edge::server {
 
 class AdminServer;
-struct SharedState;
+struct Snapshot;
+
+/// The configuration snapshot current now (thread-safe; e.g. Gateway's).
+using SnapshotSource = std::function<std::shared_ptr<const Snapshot>()>;
 
 /// Writes one target's state into `out` (keys `state`, `healthy`, `outstanding`
 /// and anything else worth showing). The page shows every key it finds, so a
@@ -37,16 +41,16 @@ void describe_target_basic(const upstream::Target& target, boost::json::object& 
 
 /// The document behind the page. Cache statistics are absent (there is no
 /// cache yet); the access-log block is present only when logs are on.
-boost::json::object status_json(const SharedState& state, const metrics::Metrics& metrics,
+boost::json::object status_json(const Snapshot& state, const metrics::Metrics& metrics,
                                 const TargetDescriber& describe = describe_target_basic);
 
 /// The HTML page with `initial_json` (a status_json document) embedded, so it
 /// shows data without a second request.
 std::string status_html(std::string_view initial_json);
 
-/// Registers `GET /` and `GET /status.json`. `state` and `metrics` must outlive
-/// the server's thread.
-void add_status_routes(AdminServer& server, const SharedState& state,
+/// Registers `GET /` and `GET /status.json` (showing the snapshot `current`
+/// returns at each request). `metrics` must outlive the server's thread.
+void add_status_routes(AdminServer& server, SnapshotSource current,
                        const metrics::Metrics& metrics,
                        TargetDescriber describe = describe_target_basic);
 

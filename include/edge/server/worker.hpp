@@ -10,10 +10,14 @@
 #include <cstdint>
 #include <memory>
 #include <random>
+#include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include <boost/asio/post.hpp>
 
+#include "edge/config/config.hpp"
 #include "edge/core/buffer_pool.hpp"
 #include "edge/core/date_cache.hpp"
 #include "edge/core/deadline.hpp"
@@ -38,57 +42,92 @@ class AccessLog;
 
 namespace edge::server {
 
-/// A listener as the data plane sees it (shared, immutable while serving).
+/// A listener as the data plane sees it: part of a Snapshot, immutable.
 struct ListenerRuntime {
-  const config::ListenerConfig* config = nullptr;
+  const config::ListenerConfig* config = nullptr;  // into Snapshot::config
+  /// Metrics and access-log slot: stable across reloads for the same listener
+  /// name (Metrics::listener_slot), so counters go on where they were.
   std::size_t index = 0;
+  /// Identity across reloads: the listen address as configured (`listen`). A
+  /// reload that keeps it keeps the bound sockets and their connections.
+  std::string key;
   std::uint16_t port = 0;  // bound port
   std::string port_text;   // for X-Forwarded-Port
   std::shared_ptr<const proxy::Router> router;
   /// HTTPS: one TLS context per worker (index = worker), sharing certificates
-  /// and session-ticket keys; empty for HTTP.
+  /// and session-ticket keys; empty for HTTP. A connection keeps the context
+  /// it was accepted with; a reload gives new connections the new one.
   std::vector<std::shared_ptr<tls::ServerContext>> tls;
-  std::size_t rule_slot_base = 0;  // first of its WorkerShard::rule_requests slots
+  /// WorkerShard::rule_requests slot of each rule (RouteResult::rule), then
+  /// of the default action: stable across reloads per (listener, priority).
+  std::vector<std::size_t> rule_slots;
 };
 
 /// A target group as the data plane sees it. Its members change at run time
 /// (`group->members()`, an atomically published snapshot); each target's pool
 /// slot is `Target::pool_slot`.
 struct GroupRuntime {
-  std::unique_ptr<upstream::TargetGroup> group;
+  /// Owned by the gateway and kept for its whole life (workers, pooled
+  /// connections and in-flight requests hold raw Target pointers). A reload
+  /// keeps the same object for a group of the same name.
+  upstream::TargetGroup* group = nullptr;
   /// HTTPS groups: one TLS client context per worker (index = worker).
   std::vector<std::shared_ptr<tls::ClientContext>> tls;
 };
 
-/// What all workers share: read-only after start.
-struct SharedState {
+/// Everything one configuration generation routes with: the config itself,
+/// compiled routers, listener settings and TLS contexts, references to the
+/// target groups. Immutable once published and shared by
+/// `std::shared_ptr<const Snapshot>`: the controlling thread builds one per
+/// (re)load and posts it to every worker, which keeps it in a plain member; a
+/// session copies that pointer when a request starts (only when it changed: a
+/// pointer compare per request), so a request finishes on the snapshot it
+/// started with while the next request on the same connection uses the new one.
+/// Process-wide objects (metrics, access log, cache, target state) are not part
+/// of it: they outlive every snapshot and a reload keeps them.
+struct Snapshot {
   config::Config config;
-  std::vector<ListenerRuntime> listeners;
-  std::vector<GroupRuntime> groups;
-  std::size_t pool_slots = 0;  // pool slots of the configured targets (grows at run time)
+  std::uint64_t generation = 1;  // 1 at start, +1 per successful reload
+  std::vector<ListenerRuntime> listeners;  // config order
+  std::vector<GroupRuntime> groups;        // config order (Router's group indices)
   std::shared_ptr<proxy::ProxyHooks> hooks;
-  metrics::Metrics* metrics = nullptr;
-  log::AccessLog* access_log = nullptr;  // nullptr: access_log.path is off
+  metrics::Metrics* metrics = nullptr;   // process-wide, not owned
+  log::AccessLog* access_log = nullptr;  // process-wide; nullptr: access_log.path is off
+
+  /// The listener with this key (listen address), or nullptr.
+  const ListenerRuntime* find_listener(std::string_view key) const {
+    for (const auto& l : listeners)
+      if (l.key == key) return &l;
+    return nullptr;
+  }
 };
-
-
 
 class Worker {
  public:
-  Worker(unsigned index, const SharedState& state, metrics::WorkerShard& shard);
+  Worker(unsigned index, std::shared_ptr<const Snapshot> snapshot, metrics::WorkerShard& shard);
   ~Worker();
 
-  /// Opens this worker's acceptor for each listener. `ports[i]` is the port to
-  /// bind (the first worker may bind 0 and report the chosen one back).
-  void bind(std::vector<std::uint16_t>& ports);
-  /// Opens this worker's acceptor for listener `i` only (see bind()).
+  /// Opens this worker's acceptor for listener `i` of the snapshot (before
+  /// run). `port` is the port to bind (the first worker may bind 0 and report
+  /// the chosen one back).
   void bind_listener(std::size_t i, std::uint16_t& port);
   /// Accepts for listener `i` on an inherited listening socket (binary
-  /// upgrade); the worker owns `fd` from here. Returns its bound port.
+  /// upgrade, before run); the worker owns `fd` from here. Returns its port.
   std::uint16_t adopt(std::size_t i, int fd);
-  /// (listener index, descriptor) of every listening socket: for a hand-over,
-  /// read on the controlling thread before run().
-  std::vector<std::pair<std::size_t, int>> listening_fds() const;
+  /// A listening socket for `listener` bound and listening (SO_REUSEPORT),
+  /// made without any worker (a reload opens added listeners with it, then
+  /// each worker adopts one). `port` as in bind_listener(). Throws
+  /// std::system_error naming the listener.
+  static int open_listening_socket(const config::ListenerConfig& listener, std::uint16_t& port);
+  /// (listener key, descriptor) of every open listening socket: for a
+  /// hand-over, read on the controlling thread before run().
+  std::vector<std::pair<std::string, int>> listening_fds() const;
+  /// Thread-safe (posted): from now on new requests use `snapshot`. Listening
+  /// sockets of listeners it no longer has are closed (idle connections on them
+  /// closed, busy ones after their response); `added` are listening sockets
+  /// (key, descriptor) of listeners new in it, owned by the worker from here.
+  void swap_snapshot(std::shared_ptr<const Snapshot> snapshot,
+                     std::vector<std::pair<std::string, int>> added);
   /// Runs the event loop on the calling thread until stopped.
   void run();
   /// Thread-safe: stop accepting, close idle client connections, let requests
@@ -101,20 +140,16 @@ class Worker {
   unsigned index() const { return index_; }
 
   // ---- used by sessions (worker thread only) ----
-  const SharedState& state() const { return state_; }
+  /// The current snapshot (a plain member: the worker thread only reads it).
+  const std::shared_ptr<const Snapshot>& snapshot() const { return snapshot_; }
   metrics::WorkerShard& shard() { return shard_; }
   DeadlineList& deadlines() { return deadlines_; }
   const DateCache& date() const { return date_; }
   upstream::UpstreamPool& pool() { return pool_; }
   BufferPool& relay_buffers() { return relay_buffers_; }
+  /// This worker's balancer for the target group in metrics slot `group`
+  /// (TargetGroup::index()); kept across reloads unless the algorithm changes.
   upstream::Balancer& balancer(std::size_t group) { return *balancers_[group]; }
-  /// This worker's TLS context for listener `l` (null for HTTP listeners).
-  /// A connection keeps the one it started with; a reload replaces it for new ones.
-  const std::shared_ptr<tls::ServerContext>& tls_context(std::size_t l) const { return tls_[l]; }
-  /// Worker thread: new connections on listener `l` use `ctx` from now on.
-  void set_tls_context(std::size_t l, std::shared_ptr<tls::ServerContext> ctx) {
-    tls_[l] = std::move(ctx);
-  }
   /// Thread-safe: runs `f` on this worker's thread.
   template <class F>
   void post(F&& f) {
@@ -127,6 +162,9 @@ class Worker {
 
  private:
   static Task<void> accept_loop(Worker* self, std::size_t entry);
+  void on_swap(std::shared_ptr<const Snapshot> snapshot,
+               std::vector<std::pair<std::string, int>> added);
+  void update_balancers();
   static Task<void> tick_loop(Worker* self);
   void on_drain();
   void close_all_sessions();
@@ -136,19 +174,22 @@ class Worker {
   // frames (sessions) refer to the members below.
   std::unique_ptr<asio::io_context> ioc_ = std::make_unique<asio::io_context>(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO);
   unsigned index_;
-  const SharedState& state_;
+  std::shared_ptr<const Snapshot> snapshot_;
   metrics::WorkerShard& shard_;
   DeadlineList deadlines_;
   DateCache date_;
   upstream::UpstreamPool pool_;
   BufferPool relay_buffers_;
-  std::vector<std::unique_ptr<upstream::Balancer>> balancers_;
+  std::vector<std::unique_ptr<upstream::Balancer>> balancers_;  // by group slot
+  std::vector<config::Algorithm> balancer_algorithms_;            // by group slot
   struct AcceptorEntry {
     std::unique_ptr<Acceptor> acceptor;
-    std::size_t listener = 0;
+    std::string key;           // listener key
+    std::size_t listener = 0;  // its index in snapshot_->listeners (updated on swap)
+    bool open = true;          // false once its listener was removed by a reload
   };
+  // Entries are never erased while running: accept loops refer to them by index.
   std::vector<AcceptorEntry> acceptors_;
-  std::vector<std::shared_ptr<tls::ServerContext>> tls_;  // by listener
   std::unique_ptr<Timer> tick_;
   std::mt19937_64 rng_;
   std::vector<proxy::Session*> sessions_;

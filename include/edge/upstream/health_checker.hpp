@@ -67,6 +67,23 @@ struct RegistryResult {
   bool ok() const { return status < 300; }
 };
 
+/// One target group of a configuration reload (HealthChecker::reconfigure).
+struct GroupReload {
+  TargetGroup* group = nullptr;
+  /// New in this configuration: built from it already, only to be checked.
+  bool created = false;
+  /// Kept groups: the new settings (health check, delays, algorithm, ...).
+  config::TargetGroupConfig config;
+  /// Kept groups: targets the previous configuration listed and this one does
+  /// not (they drain), and targets this one lists that the previous did not,
+  /// resolved (they start `initial`). Targets registered through the API are
+  /// in neither list: a reload leaves them alone.
+  std::vector<std::string> removed;
+  std::vector<std::pair<TargetSpec, asio::ip::tcp::endpoint>> added;
+  /// Kept groups: configured targets in both whose configured weight changed.
+  std::vector<TargetSpec> reweighted;
+};
+
 class HealthChecker {
  public:
   /// `groups` must outlive the checker. With a `state_file` that exists, the
@@ -94,6 +111,16 @@ class HealthChecker {
   /// Changes a member's weight (1..999).
   RegistryResult set_weight(std::string_view group, std::string_view id, std::uint32_t weight);
 
+  /// Configuration reload, on the checker thread (the caller waits). `groups`
+  /// is every group of the new configuration; groups not in it any more
+  /// (`removed`) drain all their members and leave the registry (the API
+  /// answers 404 for them). Kept targets keep their state; changed health-check
+  /// settings apply to them from their next probe (thresholds at once; turning
+  /// checks on or off restarts their state as a registration does).
+  void reconfigure(std::vector<GroupReload> groups, std::vector<TargetGroup*> removed);
+
+  /// The groups in the registry (changed only by reconfigure(), on the checker
+  /// thread; read it before start or from a registration call).
   const std::vector<TargetGroup*>& groups() const { return groups_; }
   TargetGroup* find_group(std::string_view name) const;
 
@@ -124,6 +151,8 @@ class HealthChecker {
   void tick();
   std::chrono::milliseconds jittered(std::chrono::milliseconds d);
   Entry& entry_for(TargetGroup& g, Target& t);
+  /// (Re)computes an entry's probe settings from its group's current config.
+  void configure_entry(Entry& e);
   void finish_drain(Entry& e);
   void start_probing(Entry& e);
   /// Runs `fn` on the checker thread and waits (directly when not started).

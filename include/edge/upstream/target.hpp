@@ -111,8 +111,15 @@ class TargetGroup {
   TargetGroup(const TargetGroup&) = delete;
   TargetGroup& operator=(const TargetGroup&) = delete;
 
-  const std::string& name() const { return cfg_.name; }
-  const config::TargetGroupConfig& config() const { return cfg_; }
+  const std::string& name() const { return config().name; }
+  /// Its settings: one acquire load. A reload may replace them (set_config);
+  /// the previous ones stay valid while the group lives (kept, like sets_).
+  const config::TargetGroupConfig& config() const {
+    return *cfg_.load(std::memory_order_acquire);
+  }
+  /// Control thread: new settings (same name) from a configuration reload.
+  /// Members are not changed here (the health checker diffs them).
+  void set_config(const config::TargetGroupConfig& cfg);
   std::uint32_t index() const { return index_; }
   /// Every Target this group created (members or not), in creation order. Grows
   /// at run time: iterate it on the control thread only (or before start).
@@ -155,7 +162,8 @@ class TargetGroup {
   static std::string id_of(const config::TargetConfig& target);
 
  private:
-  config::TargetGroupConfig cfg_;
+  std::vector<std::unique_ptr<const config::TargetGroupConfig>> cfgs_;  // current and retired
+  std::atomic<const config::TargetGroupConfig*> cfg_{nullptr};
   std::uint32_t index_;
   std::atomic<std::uint32_t> own_slots_{0};
   std::atomic<std::uint32_t>* slots_;

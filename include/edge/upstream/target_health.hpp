@@ -64,6 +64,12 @@ class TargetHealth {
   std::uint32_t ramp(TimePoint now, std::chrono::milliseconds window);
   bool in_slow_start() const { return in_slow_start_; }
 
+  /// A configuration reload changed the thresholds: the state and the results
+  /// in a row so far are kept.
+  void set_thresholds(int healthy_threshold, int unhealthy_threshold) {
+    healthy_threshold_ = healthy_threshold < 1 ? 1 : healthy_threshold;
+    unhealthy_threshold_ = unhealthy_threshold < 1 ? 1 : unhealthy_threshold;
+  }
   TargetState state() const { return state_; }
   TargetReason reason() const { return reason_; }
   bool routable() const {

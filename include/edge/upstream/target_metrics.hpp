@@ -6,6 +6,7 @@
 /// and TargetConnectionErrorCount per target.
 /// Thread: Collect() on the scraping thread; reads atomics only.
 
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -20,5 +21,9 @@ class TargetGroup;
 /// `groups` must outlive the collectable.
 std::shared_ptr<prometheus::Collectable> make_target_collectable(
     std::vector<const TargetGroup*> groups);
+/// The groups `groups()` returns at each collection (they change on a
+/// configuration reload); each must live while it is collected.
+std::shared_ptr<prometheus::Collectable> make_target_collectable(
+    std::function<std::vector<const TargetGroup*>()> groups);
 
 }  // namespace edge::upstream

@@ -14,6 +14,7 @@
 #include <optional>
 #include <set>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -198,6 +199,39 @@ TEST(MetricsTest, EveryEdgeErrorSeriesIsPresentAtZero) {
             0.0);
 }
 
+TEST(MetricsTest, ReloadKeepsSlotsByNameAndAddsNewOnes) {
+  Metrics m({"http", "admin-web"}, {"web"}, 1, {{10, 20}, {}});
+  m.shard(0).listener_requests[0][1].inc(3);  // http, 2xx
+  m.shard(0).rule_requests[1].inc(2);          // http, priority 20
+  // A reload: admin-web removed, api added, http's rule 10 gone, 30 added.
+  const MetricsSlots s = m.assign({"api", "http"}, {{}, {20, 30}}, {"other", "web"});
+  EXPECT_EQ(s.listeners, (std::vector<std::size_t>{2, 0}));
+  EXPECT_EQ(s.target_groups, (std::vector<std::size_t>{1, 0}));
+  ASSERT_EQ(s.rules.size(), 2U);
+  EXPECT_EQ(s.rules[1][0], 1U);  // (http, 20) keeps its slot
+  EXPECT_EQ(s.rules[1][2], 2U);  // (http, default)
+  m.shard(0).listener_requests[2][1].inc();
+  m.record_reload(true, 2, 1700000000);
+  m.record_reload(false, 2, 1700000100);
+
+  const Exposition e = parse(m.serialize());
+  EXPECT_EQ(e.get("edged_requests_total", {{"listener", "http"}, {"status_class", "2xx"}}), 3.0);
+  EXPECT_EQ(e.get("edged_requests_total", {{"listener", "api"}, {"status_class", "2xx"}}), 1.0);
+  EXPECT_EQ(e.get("edged_rule_requests_total", {{"listener", "http"}, {"priority", "20"}}), 2.0);
+  EXPECT_EQ(e.get("edged_config_reloads_total", {{"result", "success"}}), 1.0);
+  EXPECT_EQ(e.get("edged_config_reloads_total", {{"result", "failure"}}), 1.0);
+  EXPECT_EQ(e.get("edged_config_generation", {}), 2.0);
+  EXPECT_EQ(e.get("edged_config_last_reload_failure_timestamp_seconds", {}), 1700000100.0);
+
+  // A dry run changes nothing; beyond the headroom nothing is assigned.
+  m.assign({"dry"}, {}, {}, /*commit=*/false);
+  EXPECT_EQ(m.listener_names().size(), 3U);
+  std::vector<std::string> many;
+  for (std::size_t i = 0; i <= kSpareListenerSlots; ++i) many.push_back(std::to_string(i));
+  EXPECT_THROW(m.assign(many, {}, {}), std::length_error);
+  EXPECT_EQ(m.listener_names().size(), 3U);
+}
+
 TEST(MetricsTest, EveryFamilyHasHelpAndType) {
   Metrics m({"http"}, {"web"}, 1);
   const Exposition e = parse(m.serialize());
@@ -229,6 +263,10 @@ TEST(MetricsTest, EveryFamilyHasHelpAndType) {
       {"edged_upgrades_total", "counter"},
       {"edged_upgrades_declined_total", "counter"},
       {"edged_target_group_fail_open_requests_total", "counter"},
+      {"edged_config_reloads_total", "counter"},
+      {"edged_config_generation", "gauge"},
+      {"edged_config_last_reload_success_timestamp_seconds", "gauge"},
+      {"edged_config_last_reload_failure_timestamp_seconds", "gauge"},
   };
   EXPECT_EQ(e.type, expected);
   for (const auto& [name, type] : expected) {
