@@ -301,6 +301,7 @@ void HealthChecker::finish_drain(Entry& e) {
 }
 
 TargetGroup* HealthChecker::find_group(std::string_view name) const {
+  std::lock_guard lock(groups_mu_);
   for (TargetGroup* g : groups_)
     if (g->name() == name) return g;
   return nullptr;
@@ -516,7 +517,10 @@ void HealthChecker::reconfigure(std::vector<GroupReload> groups,
         publish(e);
       }
     }
-    groups_ = std::move(registry);
+    {
+      std::lock_guard lock(groups_mu_);
+      groups_ = std::move(registry);
+    }
     save_state();
     return {};
   });
@@ -525,7 +529,7 @@ void HealthChecker::reconfigure(std::vector<GroupReload> groups,
 void HealthChecker::save_state() {
   if (state_file_.empty()) return;
   boost::json::object groups;
-  for (const TargetGroup* g : groups_) {
+  for (const TargetGroup* g : this->groups()) {
     boost::json::array members;
     for (const Target* t : g->members()) {
       if (t->state() == TargetState::draining || t->state() == TargetState::unused) continue;

@@ -31,6 +31,7 @@
 #include <functional>
 #include <string_view>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <random>
 #include <string>
@@ -119,9 +120,12 @@ class HealthChecker {
   /// checks on or off restarts their state as a registration does).
   void reconfigure(std::vector<GroupReload> groups, std::vector<TargetGroup*> removed);
 
-  /// The groups in the registry (changed only by reconfigure(), on the checker
-  /// thread; read it before start or from a registration call).
-  const std::vector<TargetGroup*>& groups() const { return groups_; }
+  /// The groups in the registry now (any thread; reconfigure() changes it).
+  std::vector<TargetGroup*> groups() const {
+    std::lock_guard lock(groups_mu_);
+    return groups_;
+  }
+  /// Any thread: the group named `name` in the registry, or nullptr.
   TargetGroup* find_group(std::string_view name) const;
 
  private:
@@ -163,6 +167,7 @@ class HealthChecker {
   // Destroyed in reverse: the io_context (and the coroutine frames it holds)
   // goes before the entries the frames point to.
   std::vector<std::unique_ptr<Entry>> entries_;
+  mutable std::mutex groups_mu_;  // guards groups_ (written on the checker thread)
   std::vector<TargetGroup*> groups_;
   HealthCheckerOptions options_;
   std::mt19937_64 rng_{0x5eed};
