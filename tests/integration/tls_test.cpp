@@ -14,6 +14,7 @@
 #include <boost/asio/write.hpp>
 #include <openssl/ssl.h>
 
+#include "edge/config/loader.hpp"
 #include "integration/gateway_fixture.hpp"
 #include "support/tls_certs.hpp"
 
@@ -264,6 +265,67 @@ TEST_F(HttpsTest, ReloadSwapsCertificatesWithoutDroppingConnections) {
   ASSERT_EQ(still.connect(port_, "edge.test"), "");
   auto r = still.exchange("GET / HTTP/1.1\r\nHost: edge.test\r\n\r\n");
   EXPECT_EQ(r.first.substr(0, 12), "HTTP/1.1 200");
+}
+
+TEST_F(HttpsTest, PostReloadReadsCertificatesAgainAndRefusesABrokenKey) {
+  add_origin();
+  const std::string file = dir_ + "/edged.yaml";
+  {
+    std::ofstream(file) << "workers: 2\n"
+                           "admin: { listen: 127.0.0.1:0 }\n"
+                           "access_log: { path: off }\n"
+                           "listeners:\n"
+                           "  - name: web\n"
+                           "    listen: 127.0.0.1:0\n"
+                           "    protocol: HTTPS\n"
+                           "    tls: { certificates: [{ cert: " << rsa_.cert_path
+                        << ", key: " << rsa_.key_path
+                        << " }] }\n"
+                           "    default_action: { forward: { target_group: app } }\n"
+                           "target_groups:\n"
+                           "  - { name: app, targets: [127.0.0.1:"
+                        << origins_[0]->port() << "], health_check: { enabled: false } }\n";
+  }
+  auto loaded = config::load_config_file(file);
+  ASSERT_TRUE(loaded.ok());
+  gateway_ = std::make_unique<server::Gateway>(std::move(loaded.config));
+  gateway_->start();
+  port_ = gateway_->listener_port(0);
+  auto post_reload = [&] {
+    Connection admin(gateway_->admin_port());
+    return admin.request("POST", "/reload");
+  };
+  TlsClient before;
+  ASSERT_EQ(before.connect(port_, "edge.test"), "");
+  EXPECT_EQ(before.peer_cn(), "edge.test");
+
+  auto renewed = make_test_certificate(dir_, "renewed", {"renewed.edge.test", "edge.test"},
+                                       TestKey::ecdsa);
+  std::filesystem::copy_file(renewed.cert_path, rsa_.cert_path,
+                             std::filesystem::copy_options::overwrite_existing);
+  std::filesystem::copy_file(renewed.key_path, rsa_.key_path,
+                             std::filesystem::copy_options::overwrite_existing);
+  auto r = post_reload();
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(before.exchange("GET / HTTP/1.1\r\nHost: edge.test\r\n\r\n").first.substr(0, 12),
+            "HTTP/1.1 200");  // the open connection goes on
+  for (int i = 0; i < 4; ++i) {
+    TlsClient after;
+    ASSERT_EQ(after.connect(port_, "edge.test"), "");
+    EXPECT_EQ(after.peer_cn(), "renewed.edge.test");
+  }
+
+  // A broken key: 400 naming the file; the renewed certificate keeps serving.
+  { std::ofstream(rsa_.key_path, std::ios::trunc) << "garbage\n"; }
+  r = post_reload();
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_NE(r.body.find(rsa_.key_path), std::string::npos) << r.body;
+  EXPECT_EQ(gateway_->generation(), 2U);
+  TlsClient still;
+  ASSERT_EQ(still.connect(port_, "edge.test"), "");
+  EXPECT_EQ(still.peer_cn(), "renewed.edge.test");
+  EXPECT_EQ(before.exchange("GET / HTTP/1.1\r\nHost: edge.test\r\n\r\n").first.substr(0, 12),
+            "HTTP/1.1 200");
 }
 
 // TLS to targets: gateway A forwards to an HTTPS target group whose one target
