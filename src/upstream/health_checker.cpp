@@ -13,6 +13,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
@@ -21,6 +22,7 @@
 #include <boost/json/value.hpp>
 
 #include "edge/config/loader.hpp"
+#include "edge/tls/client_context.hpp"
 #include "edge/upstream/routing.hpp"
 
 namespace edge::upstream {
@@ -34,6 +36,7 @@ struct ProbeState {
   explicit ProbeState(const Executor& ex) : socket(ex), timer(ex) {}
   Socket socket;
   Timer timer;
+  std::optional<asio::ssl::stream<Socket&>> tls;  // HTTPS checks: over `socket`
   bool timed_out = false;
 };
 
@@ -57,6 +60,19 @@ HealthChecker::HealthChecker(const std::vector<TargetGroup*>& groups, HealthChec
       options_(options),
       ioc_(std::make_unique<asio::io_context>(1)),
       state_file_(std::move(state_file)) {
+  // HTTPS checks get a client context of their own (this thread's, never a
+  // worker's), verifying as the group's tls settings say (off by default, as ALB).
+  for (TargetGroup* g : groups_) {
+    auto& ctx = tls_.emplace_back();
+    if (g->config().health_check.enabled &&
+        config::effective_health_check_protocol(g->config()) == config::HealthCheckProtocol::https) {
+      try {
+        ctx = std::make_unique<tls::ClientContext>(g->config().tls);
+      } catch (const std::exception& e) {
+        throw std::runtime_error("target group '" + g->name() + "': health checks: " + e.what());
+      }
+    }
+  }
   if (!state_file_.empty()) load_state();
   for (TargetGroup* g : groups_) {
     for (Target* t : g->members()) entry_for(*g, *t);
@@ -70,13 +86,19 @@ HealthChecker::Entry& HealthChecker::entry_for(TargetGroup& g, Target& t) {
   const auto& hc = g.config().health_check;
   auto e = std::unique_ptr<Entry>(new Entry{
       &g, &t, TargetHealth(hc.healthy_threshold, hc.unhealthy_threshold, hc.enabled),
-      StatusMatcher{}, t.endpoint, std::string{}, hc.interval, hc.timeout, 0});
+      StatusMatcher{}, t.endpoint, std::string{}, hc.interval, hc.timeout, 0, nullptr, {}});
   e->matcher.parse(hc.matcher);  // validated at load; default 200 otherwise
   if (hc.port) e->probe_endpoint.port(*hc.port);
   if (options_.interval_override) e->interval = *options_.interval_override;
   if (options_.timeout_override) e->timeout = *options_.timeout_override;
-  // HTTPS probes connect over TCP until upstream TLS exists (edged says so at start).
-  if (hc.protocol == config::HealthCheckProtocol::http) {
+  const auto protocol = config::effective_health_check_protocol(g.config());
+  if (protocol == config::HealthCheckProtocol::https) {
+    for (std::size_t i = 0; i < groups_.size(); ++i)
+      if (groups_[i] == &g) e->tls = tls_[i].get();
+    config::Address a;
+    if (config::parse_address(t.id, a)) e->tls_host = a.host;
+  }
+  if (protocol != config::HealthCheckProtocol::tcp) {
     std::string& r = e->request;
     r = "GET ";
     r += hc.path;
@@ -171,8 +193,28 @@ Task<HealthChecker::ProbeResult> HealthChecker::probe(HealthChecker* self, Entry
     finish(true, TargetReason::none);
     co_return r;
   }
-  auto [wec, wn] = co_await asio::async_write(st->socket, asio::buffer(e->request), kUseTuple);
-  (void)wn;
+  if (e->tls != nullptr) {
+    // HTTPS: a full handshake (SNI = the target's host name) on every check; a
+    // failed one is a failed check, as ALB (Target.FailedHealthChecks).
+    st->tls.emplace(st->socket, e->tls->asio());
+    if (!tls::prepare_client(st->tls->native_handle(), *e->tls, e->tls_host)) {
+      finish(false, TargetReason::failed_health_checks);
+      co_return r;
+    }
+    auto [hec] = co_await st->tls->async_handshake(asio::ssl::stream_base::client, kUseTuple);
+    if (hec) {
+      finish(false, TargetReason::failed_health_checks);
+      co_return r;
+    }
+  }
+  boost::system::error_code wec;
+  if (st->tls) {
+    std::tie(wec, std::ignore) =
+        co_await asio::async_write(*st->tls, asio::buffer(e->request), kUseTuple);
+  } else {
+    std::tie(wec, std::ignore) =
+        co_await asio::async_write(st->socket, asio::buffer(e->request), kUseTuple);
+  }
   if (wec) {
     finish(false, TargetReason::failed_health_checks);
     co_return r;
@@ -181,9 +223,14 @@ Task<HealthChecker::ProbeResult> HealthChecker::probe(HealthChecker* self, Entry
   std::array<char, 512> buf{};
   std::size_t have = 0;
   for (;;) {
-    auto [rec, n] =
-        co_await st->socket.async_read_some(asio::buffer(buf.data() + have, buf.size() - have),
-                                            kUseTuple);
+    const auto space = asio::buffer(buf.data() + have, buf.size() - have);
+    boost::system::error_code rec;
+    std::size_t n = 0;
+    if (st->tls) {
+      std::tie(rec, n) = co_await st->tls->async_read_some(space, kUseTuple);
+    } else {
+      std::tie(rec, n) = co_await st->socket.async_read_some(space, kUseTuple);
+    }
     if (rec) {
       finish(false, TargetReason::failed_health_checks);
       co_return r;

@@ -14,6 +14,7 @@
 #include <boost/asio/write.hpp>
 #include <openssl/ssl.h>
 
+#include "edge/upstream/target.hpp"
 #include "integration/gateway_fixture.hpp"
 #include "support/tls_certs.hpp"
 
@@ -315,6 +316,116 @@ TEST_F(HttpsTest, HttpsTargetGroupsWithAndWithoutVerification) {
     front.stop();
     front.wait();
   }
+}
+
+// HTTPS health checks: gateway A checks an HTTPS target group whose target is
+// gateway B's HTTPS listener (which forwards /health to a plain origin).
+class HttpsHealthTest : public HttpsTest {
+ protected:
+  /// Gateway A: group "app" with health checks on /health every 100 ms.
+  std::unique_ptr<server::Gateway> checked_front(config::Config c) {
+    auto& hc = c.target_groups[0].health_check;
+    hc.enabled = true;
+    hc.path = "/health";
+    hc.healthy_threshold = 2;
+    hc.unhealthy_threshold = 2;
+    c.admin.enabled = false;
+    server::GatewayOptions o;
+    o.health_check_interval = std::chrono::milliseconds(100);
+    o.health_check_timeout = std::chrono::seconds(2);
+    auto g = std::make_unique<server::Gateway>(std::move(c), nullptr, o);
+    g->start();
+    return g;
+  }
+  static const upstream::Target& first_target(const server::Gateway& g) {
+    return *g.target_group("app")->targets().at(0);
+  }
+  static upstream::TargetReason reason_of(const upstream::Target& t) {
+    return upstream::TargetStatus::reason(t.load_status());
+  }
+  /// Polls `pred` (bounded): the checker runs on its own thread.
+  template <class Pred>
+  static bool eventually(Pred pred) {
+    const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (std::chrono::steady_clock::now() < end) {
+      if (pred()) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    return pred();
+  }
+  static void stop(std::unique_ptr<server::Gateway>& g) {
+    g->stop();
+    g->wait();
+    g.reset();
+  }
+};
+
+TEST_F(HttpsHealthTest, HttpsGroupIsCheckedOverTlsByDefault) {
+  auto& origin = add_origin();
+  start(https_config());  // gateway B
+  auto c = base_config();
+  c.target_groups[0].protocol = config::Protocol::https;  // health_check.protocol unset
+  add_target(c, port_);
+  auto front = checked_front(c);
+  const auto& t = first_target(*front);
+  ASSERT_TRUE(eventually([&] { return t.state() == upstream::TargetState::healthy; }));
+  EXPECT_EQ(t.last_check_status.load(), 200);
+  // The GET went through B's TLS listener to the origin.
+  EXPECT_GE(origin.requests_for("/health"), 1U);
+  const auto rec = origin.last_request();
+  ASSERT_TRUE(rec);
+  EXPECT_EQ(rec->header("User-Agent"), "ELB-HealthChecker/2.0");
+
+  // The health endpoint fails: unhealthy on the status, not on TLS.
+  origin.set_healthy(false);
+  ASSERT_TRUE(eventually([&] { return t.state() == upstream::TargetState::unhealthy; }));
+  EXPECT_EQ(reason_of(t), upstream::TargetReason::response_code_mismatch);
+  EXPECT_EQ(t.last_check_status.load(), 503);
+  origin.set_healthy(true);
+  EXPECT_TRUE(eventually([&] { return t.state() == upstream::TargetState::healthy; }));
+  stop(front);
+}
+
+TEST_F(HttpsHealthTest, PlainOriginCheckedWithHttpsFails) {
+  auto& origin = add_origin();
+  auto c = base_config();
+  c.target_groups[0].health_check.protocol = config::HealthCheckProtocol::https;
+  add_target(c, origin.port());
+  auto front = checked_front(c);
+  const auto& t = first_target(*front);
+  ASSERT_TRUE(eventually([&] { return t.checks_failed.load() >= 2; }));
+  EXPECT_EQ(t.state(), upstream::TargetState::unhealthy);
+  EXPECT_EQ(reason_of(t), upstream::TargetReason::failed_health_checks);
+  EXPECT_EQ(t.checks_passed.load(), 0U);
+  EXPECT_EQ(t.last_check_status.load(), 0);
+  // The handshake failed: no request reached the origin's health endpoint.
+  EXPECT_EQ(origin.requests_for("/health"), 0U);
+  stop(front);
+}
+
+TEST_F(HttpsHealthTest, ChecksVerifyAsTheGroupSays) {
+  add_origin();
+  start(https_config());  // gateway B, certificate for edge.test
+  auto verified = [&](std::string server_name) {
+    auto c = base_config();
+    c.target_groups[0].protocol = config::Protocol::https;
+    c.target_groups[0].tls.verify = true;
+    c.target_groups[0].tls.ca_file = rsa_.cert_path;
+    c.target_groups[0].tls.server_name = std::move(server_name);
+    add_target(c, port_);
+    return c;
+  };
+  auto good = checked_front(verified("edge.test"));
+  EXPECT_TRUE(eventually(
+      [&] { return first_target(*good).state() == upstream::TargetState::healthy; }));
+  stop(good);
+  auto bad = checked_front(verified("other.test"));  // the name does not match
+  const auto& t = first_target(*bad);
+  ASSERT_TRUE(eventually([&] { return t.checks_failed.load() >= 2; }));
+  EXPECT_EQ(t.state(), upstream::TargetState::unhealthy);
+  EXPECT_EQ(reason_of(t), upstream::TargetReason::failed_health_checks);
+  EXPECT_EQ(t.checks_passed.load(), 0U);
+  stop(bad);
 }
 
 TEST_F(HttpsTest, BadCertificateStopsTheStartWithItsFileNamed) {

@@ -7,8 +7,11 @@
 /// its own io_context (never a worker's), each target probed once per interval
 /// (± 10 % jitter) over a connection of its own (never a pooled one). HTTP
 /// probes send `GET <path>` and match the status line against the matcher; TCP
-/// probes only connect (HTTPS probes connect over TCP too until upstream TLS
-/// exists). Results go through TargetHealth (the pure state machine) and are
+/// probes only connect. HTTPS probes (the default for an HTTPS target group, as
+/// ALB) do a full TLS handshake first (SNI = the target's host name or the
+/// group's `tls.server_name`; verification as the group's `tls` says, off by
+/// default), with a client context of this thread's own: a failed handshake is
+/// a failed check (Target.FailedHealthChecks). Results go through TargetHealth (the pure state machine) and are
 /// published into the targets' atomics, which the workers read.
 ///
 /// The same thread also ends passive ejections (when the ejection time is over
@@ -41,6 +44,10 @@
 #include "edge/core/types.hpp"
 #include "edge/upstream/target.hpp"
 #include "edge/upstream/target_health.hpp"
+
+namespace edge::tls {
+class ClientContext;
+}
 
 namespace edge::upstream {
 
@@ -104,10 +111,12 @@ class HealthChecker {
     TargetHealth health;
     StatusMatcher matcher;
     asio::ip::tcp::endpoint probe_endpoint;
-    std::string request;  // the HTTP probe request; empty = TCP probe
+    std::string request;  // the HTTP(S) probe request; empty = TCP probe
     std::chrono::milliseconds interval{};
     std::chrono::milliseconds timeout{};
     std::uint64_t generation = 0;  // a probe loop stops when it changes
+    tls::ClientContext* tls = nullptr;  // HTTPS probes (owned by tls_)
+    std::string tls_host;               // the target's host (SNI unless an IP address)
   };
   struct ProbeResult {
     bool ok = false;
@@ -135,6 +144,8 @@ class HealthChecker {
   // goes before the entries the frames point to.
   std::vector<std::unique_ptr<Entry>> entries_;
   std::vector<TargetGroup*> groups_;
+  /// Per group (same index): the client context of its HTTPS checks, or null.
+  std::vector<std::unique_ptr<tls::ClientContext>> tls_;
   HealthCheckerOptions options_;
   std::mt19937_64 rng_{0x5eed};
   std::atomic<std::uint64_t> checks_done_{0};
