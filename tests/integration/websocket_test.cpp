@@ -10,12 +10,17 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/beast/core/buffers_to_string.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
 #include <chrono>
+#include <filesystem>
 #include <thread>
 
 #include "integration/gateway_fixture.hpp"
+#include "support/tls_certs.hpp"
 
 namespace edge::test {
 namespace {
@@ -250,6 +255,168 @@ TEST_F(WebSocketTest, StopClosesOpenTunnels) {
   EXPECT_TRUE(ec);
   EXPECT_NE(ec, bnet::error::would_block);
   gateway_.reset();
+}
+
+// ---- WebSockets over TLS: wss:// on an HTTPS listener, and to an HTTPS target group.
+
+/// Blocking wss:// client (no certificate verification: the gateway's is
+/// self-signed); socket waits bounded as WsClient's.
+struct WssClient {
+  bnet::io_context ioc;
+  bnet::ssl::context ctx{bnet::ssl::context::tls_client};
+  websocket::stream<bnet::ssl::stream<tcp::socket>> ws{ioc, ctx};
+  websocket::response_type response;
+  boost::beast::flat_buffer buffer;
+
+  explicit WssClient(std::uint16_t port, const std::string& target = "/ws") {
+    auto& sock = ws.next_layer().next_layer();
+    sock.connect(tcp::endpoint(bnet::ip::make_address("127.0.0.1"), port));
+    timeval tv{10, 0};
+    ::setsockopt(sock.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    ::setsockopt(sock.native_handle(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    static const char kName[] = "edge.test";
+    SSL_ctrl(ws.next_layer().native_handle(), SSL_CTRL_SET_TLSEXT_HOSTNAME,
+             TLSEXT_NAMETYPE_host_name, const_cast<char*>(kName));
+    ws.next_layer().handshake(bnet::ssl::stream_base::client);
+    ws.handshake(response, "edge.test", target);
+  }
+
+  std::string echo(const std::string& message, bool text) {
+    ws.text(text);
+    ws.write(bnet::buffer(message));
+    buffer.consume(buffer.size());
+    ws.read(buffer);
+    EXPECT_EQ(ws.got_text(), text);
+    return boost::beast::buffers_to_string(buffer.data());
+  }
+};
+
+class SecureWebSocketTest : public WebSocketTest {
+ protected:
+  void SetUp() override {
+    dir_ = make_temp_dir("edge-wss");
+    cert_ = make_test_certificate(dir_, "site", {"edge.test"}, TestKey::ecdsa);
+  }
+  void TearDown() override {
+    if (front_) {
+      front_->stop();
+      front_->wait();
+      front_.reset();
+    }
+    WebSocketTest::TearDown();
+    std::filesystem::remove_all(dir_);
+  }
+  config::Config https_config(unsigned workers) {
+    auto c = base_config(workers);
+    c.listeners[0].protocol = config::Protocol::https;
+    c.listeners[0].tls.certificates = {{cert_.cert_path, cert_.key_path}};
+    return c;
+  }
+  /// A plain gateway in front of `gateway_` (HTTPS listener) as its HTTPS
+  /// target group: the tunnel's target side is TLS.
+  std::uint16_t start_front() {
+    auto c = base_config(1);
+    c.admin.enabled = false;
+    c.target_groups[0].protocol = config::Protocol::https;
+    add_target(c, port_);
+    front_ = std::make_unique<server::Gateway>(std::move(c));
+    front_->start();
+    return front_->listener_port(0);
+  }
+  std::int64_t front_active() {
+    std::int64_t n = 0;
+    for (std::size_t i = 0; i < front_->metrics().workers(); ++i)
+      n += front_->metrics().shard(i).active_upgraded_connections[0].value();
+    return n;
+  }
+
+  std::string dir_;
+  TestCertificate cert_;
+  std::unique_ptr<server::Gateway> front_;
+};
+
+TEST_F(SecureWebSocketTest, HttpsListenerToPlainOriginEchoesThenClientCloses) {
+  auto& o = add_origin();
+  start(https_config(2));
+  WssClient c(port_);
+  EXPECT_EQ(c.response.result_int(), 101);
+  EXPECT_EQ(o.last_request()->header("Upgrade"), "websocket");
+  EXPECT_EQ(o.last_request()->header("X-Forwarded-Proto"), "https");
+  EXPECT_EQ(c.echo("hello", true), "hello");
+  const std::string big = binary_payload(300 * 1024);  // many TLS records, many relay buffers
+  EXPECT_EQ(c.echo(big, false), big);
+  for (int i = 0; i < 20; ++i)
+    EXPECT_EQ(c.echo("m" + std::to_string(i), true), "m" + std::to_string(i));
+  EXPECT_EQ(outstanding(), 1u);
+  EXPECT_EQ(active_websockets(), 1);
+  EXPECT_EQ(websocket_upgrades(), 1u);
+
+  // Close frames both ways, then the TLS close (close_notify) from the gateway.
+  c.ws.close(websocket::close_code::normal);
+  EXPECT_TRUE(eventually([&] { return outstanding() == 0 && active_websockets() == 0; }));
+  EXPECT_TRUE(o.wait_for_open_connections(0, 5s));
+}
+
+TEST_F(SecureWebSocketTest, HttpsListenerOriginInitiatedClose) {
+  add_origin();
+  start(https_config(1));
+  WssClient c(port_);
+  EXPECT_EQ(c.echo("before", true), "before");
+  c.ws.text(true);
+  c.ws.write(bnet::buffer(std::string("close")));
+  boost::system::error_code ec;
+  c.ws.read(c.buffer, ec);
+  EXPECT_EQ(ec, websocket::error::closed);
+  EXPECT_EQ(c.ws.reason().code, websocket::close_code::normal);
+  EXPECT_TRUE(eventually([&] { return outstanding() == 0 && active_websockets() == 0; }));
+}
+
+TEST_F(SecureWebSocketTest, HttpsListenerIdleTimeoutClosesBothSides) {
+  auto& o = add_origin();
+  auto c0 = https_config(1);
+  c0.timeouts.websocket_idle = 300ms;
+  start(c0);
+  WssClient c(port_);
+  EXPECT_EQ(c.echo("ping", true), "ping");
+  boost::system::error_code ec;
+  c.ws.read(c.buffer, ec);  // nothing comes: the gateway ends the tunnel
+  EXPECT_TRUE(ec);
+  EXPECT_NE(ec, bnet::error::would_block) << "socket timeout, not the idle timeout";
+  EXPECT_TRUE(eventually([&] { return outstanding() == 0 && active_websockets() == 0; }));
+  EXPECT_TRUE(o.wait_for_open_connections(0, 5s));
+}
+
+TEST_F(SecureWebSocketTest, PlainListenerToTlsTargetEchoesThenClientCloses) {
+  auto& o = add_origin();
+  start(https_config(1));  // the TLS target
+  const std::uint16_t front = start_front();
+  WsClient c(front);
+  EXPECT_EQ(c.response.result_int(), 101);
+  EXPECT_EQ(c.echo("hello", true), "hello");
+  const std::string big = binary_payload(300 * 1024);
+  EXPECT_EQ(c.echo(big, false), big);
+  EXPECT_EQ(front_active(), 1);
+  EXPECT_EQ(front_->target_outstanding(0, 0), 1u);
+  c.ws.close(websocket::close_code::normal);
+  EXPECT_TRUE(eventually([&] { return front_active() == 0 && active_websockets() == 0; }));
+  EXPECT_TRUE(eventually([&] { return front_->target_outstanding(0, 0) == 0; }));
+  EXPECT_TRUE(o.wait_for_open_connections(0, 5s));
+}
+
+TEST_F(SecureWebSocketTest, PlainListenerToTlsTargetOriginInitiatedClose) {
+  auto& o = add_origin();
+  start(https_config(1));
+  const std::uint16_t front = start_front();
+  WsClient c(front);
+  EXPECT_EQ(c.echo("before", true), "before");
+  c.ws.text(true);
+  c.ws.write(bnet::buffer(std::string("close")));
+  boost::system::error_code ec;
+  c.ws.read(c.buffer, ec);
+  EXPECT_EQ(ec, websocket::error::closed);
+  EXPECT_EQ(c.ws.reason().code, websocket::close_code::normal);
+  EXPECT_TRUE(eventually([&] { return front_active() == 0 && active_websockets() == 0; }));
+  EXPECT_TRUE(o.wait_for_open_connections(0, 5s));
 }
 
 }  // namespace
