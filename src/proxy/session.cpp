@@ -818,7 +818,8 @@ class Session {
     auto& shard = w_.shard();
     const std::size_t kind = upgrade_.kind == UpgradeKind::websocket ? 0 : 1;
     std::string head;  // rare: an allocation is fine
-    build_switching_protocols_head(head, *res_, w_.date().value());
+    // The stickiness cookies go on a 101 as on any response (as ALB).
+    build_switching_protocols_head(head, *res_, w_.date().value(), sticky_cookies_);
     ctx_.status = 101;
     shard.listener_requests[listener_.index][0].inc();
     shard.upgrades[kind].inc();

@@ -202,7 +202,7 @@ UpgradeRequest classify_upgrade(std::string_view method, unsigned version, bool 
 }
 
 void build_switching_protocols_head(std::string& out, const http::ResponseParser& head,
-                                    std::string_view date) {
+                                    std::string_view date, std::string_view added) {
   out.clear();
   out.append("HTTP/1.1 101 Switching Protocols\r\n"sv);
   std::string_view via, upgrade;
@@ -231,6 +231,7 @@ void build_switching_protocols_head(std::string& out, const http::ResponseParser
     out.append(", "sv);
   }
   out.append("1.1 edged\r\n"sv);
+  out.append(added);
   append_field(out, "Connection", "Upgrade");
   if (!upgrade.empty()) append_field(out, "Upgrade", upgrade);
   out.append("\r\n"sv);

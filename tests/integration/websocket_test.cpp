@@ -38,11 +38,17 @@ struct WsClient {
   websocket::response_type response;
   boost::beast::flat_buffer buffer;
 
-  explicit WsClient(std::uint16_t port, const std::string& target = "/ws") {
+  explicit WsClient(std::uint16_t port, const std::string& target = "/ws",
+                    const std::string& cookie = "") {
     ws.next_layer().connect(tcp::endpoint(bnet::ip::make_address("127.0.0.1"), port));
     timeval tv{10, 0};
     ::setsockopt(ws.next_layer().native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     ::setsockopt(ws.next_layer().native_handle(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    if (!cookie.empty()) {
+      ws.set_option(websocket::stream_base::decorator([cookie](websocket::request_type& req) {
+        req.set(boost::beast::http::field::cookie, cookie);
+      }));
+    }
     ws.handshake(response, "127.0.0.1", target);
   }
 
@@ -255,6 +261,57 @@ TEST_F(WebSocketTest, StopClosesOpenTunnels) {
   EXPECT_TRUE(ec);
   EXPECT_NE(ec, bnet::error::would_block);
   gateway_.reset();
+}
+
+// Target-group stickiness: the 101 carries the cookies like any other response
+// (as ALB; RFC 6455 lets a handshake response set cookies), and the cookie
+// sent back keeps the next upgrade on the same group.
+TEST_F(WebSocketTest, SwitchingProtocolsCarriesTheStickinessCookie) {
+  origin::OriginOptions ob, og;
+  ob.id = "blue";
+  og.id = "green";
+  auto& b = add_origin(ob);
+  auto& g = add_origin(og);
+  auto c = base_config(1);
+  c.target_groups[0].name = "blue";
+  add_target(c, b.port(), 0);
+  config::TargetGroupConfig green = c.target_groups[0];
+  green.name = "green";
+  green.targets.clear();
+  c.target_groups.push_back(green);
+  add_target(c, g.port(), 1);
+  auto& f = c.listeners[0].default_action.forward;
+  f.target_groups = {{"blue", 1}, {"green", 1}};
+  f.stickiness.enabled = true;
+  f.stickiness.duration = std::chrono::hours(1);
+  start(c);
+
+  std::string value;
+  {
+    WsClient ws(port_);
+    ASSERT_EQ(ws.response.result_int(), 101);
+    int cookies = 0;
+    for (const auto& field : ws.response) {
+      if (field.name() != boost::beast::http::field::set_cookie) continue;
+      ++cookies;
+      const std::string v(field.value());
+      if (v.starts_with("AWSALBTG=")) value = v.substr(9, v.find(';') - 9);
+    }
+    EXPECT_EQ(cookies, 2);  // AWSALBTG + AWSALBTGCORS
+    ASSERT_EQ(value.size(), 16u) << "no AWSALBTG cookie on the 101";
+    EXPECT_EQ(ws.echo("hi", true), "hi");
+    ws.ws.close(websocket::close_code::normal);
+  }
+  // The group that got the first upgrade gets every one that sends the cookie.
+  auto& chosen = b.requests_for("/ws") == 1 ? b : g;
+  ASSERT_EQ(chosen.requests_for("/ws"), 1u);
+  for (int i = 0; i < 10; ++i) {
+    WsClient again(port_, "/ws", "AWSALBTG=" + value);
+    EXPECT_EQ(again.response.count(boost::beast::http::field::set_cookie), 0u);  // not a new choice
+    again.ws.close(websocket::close_code::normal);
+  }
+  EXPECT_EQ(chosen.requests_for("/ws"), 11u);
+  EXPECT_EQ(b.requests_for("/ws") + g.requests_for("/ws"), 11u);
 }
 
 // ---- WebSockets over TLS: wss:// on an HTTPS listener, and to an HTTPS target group.

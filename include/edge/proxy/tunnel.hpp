@@ -60,10 +60,13 @@ UpgradeRequest classify_upgrade(std::string_view method, unsigned version, bool 
                                 std::string_view upgrade, std::span<const std::string> allowed);
 
 /// The `101 Switching Protocols` head for the client, from the target's: its
-/// fields except hop-by-hop and framing ones, `Via` extended, then
-/// `Connection: Upgrade` and the target's `Upgrade` value. Ends with the blank line.
+/// fields except hop-by-hop and framing ones, `Via` extended, then `added`
+/// (CRLF-terminated field lines the edge adds to every response, e.g. the
+/// target-group stickiness cookies: a 101 may carry Set-Cookie, RFC 6455
+/// §4.2.2), then `Connection: Upgrade` and the target's `Upgrade` value. Ends
+/// with the blank line.
 void build_switching_protocols_head(std::string& out, const http::ResponseParser& target_head,
-                                    std::string_view date);
+                                    std::string_view date, std::string_view added = {});
 
 /// One side of a tunnel: its socket, and its TLS stream over that socket when
 /// the side speaks TLS (nullptr: plain).
