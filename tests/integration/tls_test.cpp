@@ -36,10 +36,14 @@ class TlsClient {
       ctx_.use_private_key_file(client_cert->key_path, asio::ssl::context::pem);
     }
   }
-  /// Connects and handshakes; the error message, or "" on success.
-  std::string connect(std::uint16_t port, const std::string& sni) {
+  /// TLS 1.2 then resumes by session ID only (no ticket asked for).
+  void no_tickets() { SSL_CTX_set_options(ctx_.native_handle(), SSL_OP_NO_TICKET); }
+  /// Connects and handshakes (offering `resume` when given); the error
+  /// message, or "" on success.
+  std::string connect(std::uint16_t port, const std::string& sni, SSL_SESSION* resume = nullptr) {
     sock_.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
     stream_.emplace(sock_, ctx_);
+    if (resume) SSL_set_session(stream_->native_handle(), resume);
     if (!sni.empty())
       SSL_ctrl(stream_->native_handle(), SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
                const_cast<char*>(sni.c_str()));
@@ -72,6 +76,15 @@ class TlsClient {
     return cn;
   }
   std::string version() { return SSL_get_version(stream_->native_handle()); }
+  bool reused() { return SSL_session_reused(stream_->native_handle()) == 1; }
+  std::shared_ptr<SSL_SESSION> session() {
+    return {SSL_get1_session(stream_->native_handle()), SSL_SESSION_free};
+  }
+  /// close_notify both ways: a session is resumable only after a clean close.
+  void close() {
+    boost::system::error_code ec;
+    stream_->shutdown(ec);
+  }
 
  private:
   asio::io_context ioc_;
@@ -146,6 +159,56 @@ TEST_F(HttpsTest, TerminatesTlsAndForwardsOverKeepAlive) {
             std::string::npos)
       << scrape;
   EXPECT_NE(scrape.find("edged_tls_certificate_expiry_timestamp_seconds{"), std::string::npos);
+}
+
+// Resumption through a real listener: by ticket (TLS 1.3 and 1.2) and by
+// session ID from the cache (TLS 1.2, the client asks for no ticket). One
+// worker: session IDs are cached per worker (each worker has its own SSL_CTX
+// and so its own cache); tickets resume on any worker (shared keys).
+TEST_F(HttpsTest, ResumedSessionsAreReportedResumed) {
+  add_origin();
+  auto c = https_config();
+  c.workers = 1;
+  start(c);
+  struct Case {
+    int version;
+    bool tickets;
+  };
+  int resumptions = 0;
+  for (const Case k : {Case{TLS1_3_VERSION, true}, Case{TLS1_2_VERSION, true},
+                       Case{TLS1_2_VERSION, false}}) {
+    std::shared_ptr<SSL_SESSION> session;
+    {
+      TlsClient first(k.version);
+      if (!k.tickets) first.no_tickets();
+      ASSERT_EQ(first.connect(port_, "edge.test"), "");
+      // The exchange also takes in TLS 1.3 tickets (sent after the handshake).
+      EXPECT_EQ(first.exchange("GET / HTTP/1.1\r\nHost: edge.test\r\n\r\n").first.substr(0, 12),
+                "HTTP/1.1 200");
+      EXPECT_FALSE(first.reused());
+      session = first.session();
+      first.close();
+    }
+    TlsClient second(k.version);
+    if (!k.tickets) second.no_tickets();
+    ASSERT_EQ(second.connect(port_, "edge.test", session.get()), "");
+    EXPECT_TRUE(second.reused()) << "version " << k.version << " tickets " << k.tickets;
+    EXPECT_EQ(second.exchange("GET / HTTP/1.1\r\nHost: edge.test\r\n\r\n").first.substr(0, 12),
+              "HTTP/1.1 200");
+    second.close();
+    ++resumptions;
+  }
+  auto resumed = sum_shards(gateway_->metrics(), [](metrics::WorkerShard& s) {
+    std::uint64_t n = 0;
+    for (std::size_t i = 1; i < s.tls_handshakes.size(); i += 2) n += s.tls_handshakes[i].value();
+    return n;  // odd slots: resumed (metrics::tls_handshake_index)
+  });
+  EXPECT_EQ(resumed, static_cast<std::uint64_t>(resumptions));
+  const std::string scrape = gateway_->metrics().serialize();
+  EXPECT_NE(scrape.find("edged_tls_handshakes_total{protocol=\"TLSv1.2\",cipher=\"ECDHE-"),
+            std::string::npos)
+      << scrape;
+  EXPECT_NE(scrape.find("resumed=\"true\"} 2"), std::string::npos) << scrape;  // both TLS 1.2
 }
 
 TEST_F(HttpsTest, SniPicksTheWildcardCertificate) {

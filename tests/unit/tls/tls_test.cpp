@@ -97,6 +97,7 @@ class TlsTest : public ::testing::Test {
     std::string ciphers{};
     std::string sigalgs{};
     SSL_SESSION* session = nullptr;
+    bool no_tickets = false;  // SSL_OP_NO_TICKET: TLS 1.2 resumes by session ID only
   };
   struct Result {
     bool ok = false;
@@ -137,6 +138,7 @@ class TlsTest : public ::testing::Test {
     if (!c.ciphers.empty()) SSL_CTX_set_cipher_list(ctx, c.ciphers.c_str());
     if (!c.sigalgs.empty()) SSL_CTX_set1_sigalgs_list(ctx, c.sigalgs.c_str());
     SSL_CTX_set_security_level(ctx, 0);
+    if (c.no_tickets) SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
     tcp::socket s(ioc);
     s.connect(acceptor.local_endpoint());
     {
@@ -303,6 +305,19 @@ TEST_F(TlsTest, TicketsResumeOnAnyWorkerUntilTheKeyIsRetired) {
     ASSERT_TRUE(after_two.ok);
     EXPECT_FALSE(after_two.reused) << version;
   }
+}
+
+// TLS 1.2 without tickets: the session ID is looked up in the server's cache.
+TEST_F(TlsTest, SessionIdResumesFromTheCache) {
+  ServerContext worker(options("ELBSecurityPolicy-TLS13-1-2-2021-06"));
+  const Client full{.max_version = TLS1_2_VERSION, .no_tickets = true};
+  auto first = handshake(worker, full);
+  ASSERT_TRUE(first.ok) << first.error;
+  EXPECT_FALSE(first.reused);
+  auto again = handshake(worker, {.max_version = TLS1_2_VERSION,
+                                  .session = first.session.get(), .no_tickets = true});
+  ASSERT_TRUE(again.ok) << again.error;
+  EXPECT_TRUE(again.reused);
 }
 
 TEST(TlsTicketKeys, RotationFollowsThePeriod) {
