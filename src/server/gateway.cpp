@@ -152,6 +152,7 @@ Gateway::Gateway(config::Config cfg, std::shared_ptr<proxy::ProxyHooks> hooks,
   upstream::HealthCheckerOptions ho;
   ho.interval_override = options.health_check_interval;
   ho.timeout_override = options.health_check_timeout;
+  ho.now = options.health_clock;
   impl_->health =
       std::make_unique<upstream::HealthChecker>(groups, ho, st.config.admin.state_file);
 }

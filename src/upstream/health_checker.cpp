@@ -139,6 +139,10 @@ void HealthChecker::stop() {
   ioc_ = std::make_unique<asio::io_context>(1);
 }
 
+std::chrono::steady_clock::time_point HealthChecker::now() const {
+  return options_.now != nullptr ? options_.now() : Clock::now();
+}
+
 std::chrono::milliseconds HealthChecker::jittered(std::chrono::milliseconds d) {
   // ± 10 %, so that targets probed together at start drift apart.
   const auto spread = d.count() / 5;
@@ -267,7 +271,7 @@ void HealthChecker::apply(Entry& e, const ProbeResult& r) {
   if (e.health.on_check(r.ok, r.failure)) {
     if (!was_routable && e.health.routable() && healthy_before > 0 &&
         e.group->config().slow_start.count() > 0) {
-      e.health.begin_slow_start(Clock::now());
+      e.health.begin_slow_start(now());
     }
     publish(e);
   }
@@ -287,7 +291,7 @@ void HealthChecker::publish(Entry& e) {
   do {
     next = TargetStatus::pack(e.health.state(), e.health.reason(), TargetStatus::ejected(cur));
   } while (!t.status.compare_exchange_weak(cur, next, std::memory_order_relaxed));
-  t.ramp.store(e.health.ramp(Clock::now(), e.group->config().slow_start),
+  t.ramp.store(e.health.ramp(now(), e.group->config().slow_start),
                std::memory_order_relaxed);
   e.group->refresh_health();
 }
@@ -301,7 +305,7 @@ Task<void> HealthChecker::tick_loop(HealthChecker* self) {
 }
 
 void HealthChecker::tick() {
-  const auto now = Clock::now();
+  const auto now = this->now();
   const std::int64_t now_ms = steady_ms();
   for (auto& ep : entries_) {
     Entry& e = *ep;
@@ -442,7 +446,7 @@ RegistryResult HealthChecker::deregister_target(std::string_view group, std::str
       return fail(404, "target " + quoted(id) + " is not registered in " + quoted(group));
     Entry& e = entry_for(*g, *t);
     if (e.health.state() == TargetState::draining) return {};  // already deregistering
-    e.health.start_draining(Clock::now(), g->config().deregistration_delay);
+    e.health.start_draining(now(), g->config().deregistration_delay);
     publish(e);  // no new request from now on
     save_state();  // a restart forgets it (deregistered), even mid-drain
     return {};

@@ -59,6 +59,9 @@ struct HealthCheckerOptions {
   std::optional<config::Duration> timeout_override;
   /// Period of the tick that ends ejections and ramps slow start.
   config::Duration tick = std::chrono::milliseconds(100);
+  /// Test-only: the clock of slow start and draining (nullptr: steady_clock).
+  /// Probe timing stays on the real clock. Called on the checker thread.
+  std::chrono::steady_clock::time_point (*now)() = nullptr;
 };
 
 /// One target of a registration request.
@@ -132,6 +135,8 @@ class HealthChecker {
   void publish(Entry& e);
   void tick();
   std::chrono::milliseconds jittered(std::chrono::milliseconds d);
+  /// The clock of slow start and draining (HealthCheckerOptions::now).
+  std::chrono::steady_clock::time_point now() const;
   Entry& entry_for(TargetGroup& g, Target& t);
   void finish_drain(Entry& e);
   void start_probing(Entry& e);
