@@ -40,6 +40,19 @@ struct ProbeState {
   bool timed_out = false;
 };
 
+/// Reads and writes of a probe: through TLS for HTTPS checks. Not coroutines:
+/// the caller awaits the operation itself.
+Task<std::tuple<boost::system::error_code, std::size_t>> probe_write(ProbeState& st,
+                                                                     asio::const_buffer b) {
+  if (st.tls) return asio::async_write(*st.tls, b, kUseTuple);
+  return asio::async_write(st.socket, b, kUseTuple);
+}
+Task<std::tuple<boost::system::error_code, std::size_t>> probe_read(ProbeState& st,
+                                                                    asio::mutable_buffer b) {
+  if (st.tls) return st.tls->async_read_some(b, kUseTuple);
+  return st.socket.async_read_some(b, kUseTuple);
+}
+
 /// "HTTP/1.1 200 OK" → 200; 0 when the line is not a status line.
 int parse_status_line(std::string_view line) {
   if (line.size() < 12 || line.substr(0, 7) != "HTTP/1.") return 0;
@@ -211,14 +224,8 @@ Task<HealthChecker::ProbeResult> HealthChecker::probe(HealthChecker* self, Entry
       co_return r;
     }
   }
-  boost::system::error_code wec;
-  if (st->tls) {
-    std::tie(wec, std::ignore) =
-        co_await asio::async_write(*st->tls, asio::buffer(e->request), kUseTuple);
-  } else {
-    std::tie(wec, std::ignore) =
-        co_await asio::async_write(st->socket, asio::buffer(e->request), kUseTuple);
-  }
+  auto [wec, wn] = co_await probe_write(*st, asio::buffer(e->request));
+  (void)wn;
   if (wec) {
     finish(false, TargetReason::failed_health_checks);
     co_return r;
@@ -227,14 +234,8 @@ Task<HealthChecker::ProbeResult> HealthChecker::probe(HealthChecker* self, Entry
   std::array<char, 512> buf{};
   std::size_t have = 0;
   for (;;) {
-    const auto space = asio::buffer(buf.data() + have, buf.size() - have);
-    boost::system::error_code rec;
-    std::size_t n = 0;
-    if (st->tls) {
-      std::tie(rec, n) = co_await st->tls->async_read_some(space, kUseTuple);
-    } else {
-      std::tie(rec, n) = co_await st->socket.async_read_some(space, kUseTuple);
-    }
+    auto [rec, n] =
+        co_await probe_read(*st, asio::buffer(buf.data() + have, buf.size() - have));
     if (rec) {
       finish(false, TargetReason::failed_health_checks);
       co_return r;
