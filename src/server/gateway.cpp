@@ -48,6 +48,7 @@ struct Gateway::Impl {
   std::thread drain_watch;
   std::mutex reload_mu;
   std::vector<std::shared_ptr<tls::TicketKeys>> ticket_keys;  // by listener (kept across reloads)
+  std::vector<std::shared_ptr<tls::SessionCache>> session_caches;  // by listener (same)
 
   void worker_done() {
     std::lock_guard lk(mu);
@@ -91,6 +92,7 @@ Gateway::Gateway(config::Config cfg, std::shared_ptr<proxy::ProxyHooks> hooks,
   std::vector<std::string> listener_names;
   std::vector<metrics::CertificateExpiry> certificates;
   impl_->ticket_keys.resize(st.config.listeners.size());
+  impl_->session_caches.resize(st.config.listeners.size());
   std::vector<std::vector<int>> rule_priorities;
   for (std::size_t i = 0; i < st.config.listeners.size(); ++i) {
     const auto& lc = st.config.listeners[i];
@@ -107,6 +109,8 @@ Gateway::Gateway(config::Config cfg, std::shared_ptr<proxy::ProxyHooks> hooks,
       tls::ServerOptions opts;
       try {
         opts = tls::load_server_options(lc.tls, keys, lc.mutual_authentication);
+        impl_->session_caches[i] = std::make_shared<tls::SessionCache>(opts.session_cache_size);
+        opts.session_cache = impl_->session_caches[i];  // TLS 1.2 session IDs on any worker
       } catch (const std::exception& e) {
         throw std::runtime_error("listener '" + lc.name + "': " + e.what());
       }
@@ -258,6 +262,7 @@ void Gateway::reload_certificates() {
     tls::ServerOptions opts;
     try {
       opts = tls::load_server_options(lc.tls, im.ticket_keys[i], lc.mutual_authentication);
+      opts.session_cache = im.session_caches[i];
       for (unsigned w = 0; w < n; ++w) fresh[i].push_back(std::make_shared<tls::ServerContext>(opts));
     } catch (const std::exception& e) {
       throw std::runtime_error("listener '" + lc.name + "': " + e.what());

@@ -320,6 +320,67 @@ TEST_F(TlsTest, SessionIdResumesFromTheCache) {
   EXPECT_TRUE(again.reused);
 }
 
+// With a SessionCache shared by the contexts (as the gateway does per
+// listener), a session ID made on one worker resumes on another.
+TEST_F(TlsTest, SharedSessionCacheResumesSessionIdsOnAnyWorker) {
+  auto shared = std::make_shared<SessionCache>(16);
+  auto with_cache = [&](std::shared_ptr<SessionCache> cache) {
+    auto o = options("ELBSecurityPolicy-TLS13-1-2-2021-06");
+    o.session_cache = std::move(cache);
+    return o;
+  };
+  ServerContext worker_a(with_cache(shared));
+  ServerContext worker_b(with_cache(shared));
+  ServerContext alone(options("ELBSecurityPolicy-TLS13-1-2-2021-06"));
+  auto first = handshake(worker_a, {.max_version = TLS1_2_VERSION, .no_tickets = true});
+  ASSERT_TRUE(first.ok) << first.error;
+  EXPECT_FALSE(first.reused);
+  EXPECT_EQ(shared->size(), 1U);
+  auto other = handshake(worker_b, {.max_version = TLS1_2_VERSION,
+                                    .session = first.session.get(), .no_tickets = true});
+  ASSERT_TRUE(other.ok) << other.error;
+  EXPECT_TRUE(other.reused);  // found in the shared cache
+  // A context without the shared cache (each worker on its own): a full handshake.
+  auto lone = handshake(alone, {.max_version = TLS1_2_VERSION,
+                                .session = first.session.get(), .no_tickets = true});
+  ASSERT_TRUE(lone.ok) << lone.error;
+  EXPECT_FALSE(lone.reused);
+  // A context going away (a reload) leaves the shared sessions in place.
+  {
+    ServerContext short_lived(with_cache(shared));
+    EXPECT_TRUE(handshake(short_lived, {.max_version = TLS1_2_VERSION,
+                                        .session = first.session.get(), .no_tickets = true})
+                    .reused);
+  }
+  EXPECT_GE(shared->size(), 1U);
+  EXPECT_TRUE(handshake(worker_b, {.max_version = TLS1_2_VERSION,
+                                   .session = first.session.get(), .no_tickets = true})
+                  .reused);
+}
+
+TEST_F(TlsTest, SharedSessionCacheIsBoundedOldestFirst) {
+  auto shared = std::make_shared<SessionCache>(2);
+  auto o = options("ELBSecurityPolicy-TLS13-1-2-2021-06");
+  o.session_cache = shared;
+  ServerContext worker_a(o);
+  ServerContext worker_b(o);
+  const Client full{.max_version = TLS1_2_VERSION, .no_tickets = true};
+  std::vector<std::shared_ptr<SSL_SESSION>> sessions;
+  for (int i = 0; i < 3; ++i) {
+    auto r = handshake(worker_a, full);
+    ASSERT_TRUE(r.ok) << r.error;
+    sessions.push_back(r.session);
+  }
+  EXPECT_EQ(shared->size(), 2U);
+  EXPECT_TRUE(handshake(worker_b, {.max_version = TLS1_2_VERSION,
+                                   .session = sessions[2].get(), .no_tickets = true})
+                  .reused);
+  EXPECT_FALSE(handshake(worker_b, {.max_version = TLS1_2_VERSION,
+                                    .session = sessions[0].get(), .no_tickets = true})
+                   .reused);  // the oldest went first
+  EXPECT_EQ(shared->size(), 2U);
+}
+
 TEST(TlsTicketKeys, RotationFollowsThePeriod) {
   TicketKeys keys(std::chrono::seconds(100), 1000);
   const auto k0 = keys.current();
