@@ -824,9 +824,9 @@ class Session {
     shard.listener_requests[listener_.index][0].inc();
     shard.upgrades[kind].inc();
     shard.active_upgraded_connections[kind].add(1);
-    TunnelResult r = co_await run_tunnel({sock_, tls_.get()}, in_, {conn.socket, conn.tls.get()},
-                                         conn.buffer, head, w_.relay_buffers(), w_.deadlines(),
-                                         cfg_.timeouts.websocket_idle);
+    TunnelResult r =
+        co_await run_tunnel({sock_, tls_.get()}, in_, {conn.socket, conn.tls.get()}, conn.buffer,
+                            head, w_.relay_buffers(), w_.deadlines(), cfg_.timeouts.websocket_idle);
     shard.active_upgraded_connections[kind].add(-1);
     ctx_.sent_bytes += r.to_client;
     ctx_.received_bytes += r.to_target;

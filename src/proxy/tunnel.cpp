@@ -149,7 +149,8 @@ Task<void> pump(Tunnel& t, TunnelEnd from, TunnelEnd to, std::array<asio::const_
         while (n < cap) {
           const int pending = SSL_pending(ssl);
           if (pending <= 0) break;
-          const int want = static_cast<int>(std::min<std::size_t>(cap - n, static_cast<std::size_t>(pending)));
+          const int want =
+              static_cast<int>(std::min<std::size_t>(cap - n, static_cast<std::size_t>(pending)));
           const int got = SSL_read(ssl, buf->data() + n, want);
           if (got <= 0) break;
           n += static_cast<std::size_t>(got);

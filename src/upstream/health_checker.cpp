@@ -234,8 +234,7 @@ Task<HealthChecker::ProbeResult> HealthChecker::probe(HealthChecker* self, Entry
   std::array<char, 512> buf{};
   std::size_t have = 0;
   for (;;) {
-    auto [rec, n] =
-        co_await probe_read(*st, asio::buffer(buf.data() + have, buf.size() - have));
+    auto [rec, n] = co_await probe_read(*st, asio::buffer(buf.data() + have, buf.size() - have));
     if (rec) {
       finish(false, TargetReason::failed_health_checks);
       co_return r;
@@ -292,8 +291,7 @@ void HealthChecker::publish(Entry& e) {
   do {
     next = TargetStatus::pack(e.health.state(), e.health.reason(), TargetStatus::ejected(cur));
   } while (!t.status.compare_exchange_weak(cur, next, std::memory_order_relaxed));
-  t.ramp.store(e.health.ramp(now(), e.group->config().slow_start),
-               std::memory_order_relaxed);
+  t.ramp.store(e.health.ramp(now(), e.group->config().slow_start), std::memory_order_relaxed);
   e.group->refresh_health();
 }
 

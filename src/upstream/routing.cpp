@@ -37,8 +37,7 @@ void observe_latency(Target& target, std::chrono::nanoseconds latency, std::int6
   const std::uint32_t old = target.latency_ewma_us.load(std::memory_order_relaxed);
   std::uint32_t next = us;
   if (old != 0 && us < old) {
-    const double w =
-        decay_weight(now_us - target.latency_stamp_us.load(std::memory_order_relaxed));
+    const double w = decay_weight(now_us - target.latency_stamp_us.load(std::memory_order_relaxed));
     next = static_cast<std::uint32_t>(
         std::lround(static_cast<double>(old) * w + static_cast<double>(us) * (1.0 - w)));
     next = std::clamp(next, us, old);

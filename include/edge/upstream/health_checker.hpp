@@ -11,8 +11,9 @@
 /// ALB) do a full TLS handshake first (SNI = the target's host name or the
 /// group's `tls.server_name`; verification as the group's `tls` says, off by
 /// default), with a client context of this thread's own: a failed handshake is
-/// a failed check (Target.FailedHealthChecks). Results go through TargetHealth (the pure state machine) and are
-/// published into the targets' atomics, which the workers read.
+/// a failed check (Target.FailedHealthChecks). Results go through TargetHealth
+/// (the pure state machine) and are published into the targets' atomics, which
+/// the workers read.
 ///
 /// The same thread also ends passive ejections (when the ejection time is over
 /// and, with checks enabled, a check passed after it), and ramps slow-start
