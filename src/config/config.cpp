@@ -35,4 +35,9 @@ const TargetGroupConfig* Config::find_target_group(const std::string& name) cons
   return it == target_groups.end() ? nullptr : &*it;
 }
 
+HealthCheckProtocol effective_health_check_protocol(const TargetGroupConfig& g) {
+  if (g.health_check.protocol) return *g.health_check.protocol;
+  return g.protocol == Protocol::https ? HealthCheckProtocol::https : HealthCheckProtocol::http;
+}
+
 }  // namespace edge::config

@@ -684,11 +684,14 @@ class Reader {
         {{"enabled", [&](const Node& v, const std::string& p) { boolean(v, p, h.enabled); }},
          {"protocol",
           [&](const Node& v, const std::string& p) {
+            HealthCheckProtocol hp = HealthCheckProtocol::http;
+            const std::size_t before = errors_.size();
             choice(v, p,
                    {{"HTTP", HealthCheckProtocol::http},
                     {"HTTPS", HealthCheckProtocol::https},
                     {"TCP", HealthCheckProtocol::tcp}},
-                   h.protocol);
+                   hp);
+            if (errors_.size() == before) h.protocol = hp;
           }},
          {"port",
           [&](const Node& v, const std::string& p) {

@@ -33,12 +33,6 @@ constexpr const char* kUsage =
 /// Settings this version accepts (they are part of the configuration contract)
 /// but does not act on yet: said once at start, never silently ignored.
 void print_notices(const edge::config::Config& c) {
-  for (const auto& g : c.target_groups) {
-    if (g.health_check.enabled && g.health_check.protocol == edge::config::HealthCheckProtocol::https)
-      std::fprintf(stderr, "edged: notice: target_groups '%s': health_check protocol HTTPS is "
-                           "probed with a TCP connect by this version (no TLS to targets yet)\n",
-                   g.name.c_str());
-  }
   if (!c.cache_policies.empty() || !c.origin_request_policies.empty())
     std::fprintf(stderr, "edged: notice: cache and origin request policies are not applied by "
                          "this version\n");

@@ -620,9 +620,6 @@ class Session {
     upgrade_ = classify_upgrade(head_.method(), msg.version(), req_chunked_ || req_length_ > 0,
                                 std::string_view(v.data(), v.size()),
                                 listener_->config->upgrade_protocols);
-    // The tunnel relays plain sockets: over TLS (wss://) upgrades are declined
-    // for now, the request goes on as plain HTTP.
-    if (tls_) upgrade_ = {};
     if (upgrade_.kind == UpgradeKind::none) w_.shard().upgrades_declined.inc();
   }
 
@@ -723,10 +720,6 @@ class Session {
   // --------------------------------------------------------------- forward
   Task<void> forward(const server::GroupRuntime& group) {
     ctx_.target_group = group.group;
-    if (upgrade_.kind != UpgradeKind::none && !group.tls.empty()) [[unlikely]] {
-      upgrade_ = {};  // no tunnel to a TLS target yet: forwarded as plain HTTP
-      w_.shard().upgrades_declined.inc();
-    }
     const auto& tg = group.group->config();
     const bool idempotent = is_idempotent(req_->get().method());
     upstream::ExcludeSet tried;
@@ -844,17 +837,21 @@ class Session {
   /// until either side closes. The upstream connection is never pooled again.
   Task<void> tunnel(upstream::UpstreamConn& conn) {
     keep_alive_ = false;
+    // A wss:// client answers our close_notify with its own: read it (bounded)
+    // at close, so that the close is not a reset.
+    if (tls_) close_after_ = true;
     auto& shard = w_.shard();
     const std::size_t kind = upgrade_.kind == UpgradeKind::websocket ? 0 : 1;
     std::string head;  // rare: an allocation is fine
-    build_switching_protocols_head(head, *res_, w_.date().value());
+    // The stickiness cookies go on a 101 as on any response (as ALB).
+    build_switching_protocols_head(head, *res_, w_.date().value(), sticky_cookies_);
     ctx_.status = 101;
     shard.listener_requests[listener_->index][0].inc();
     shard.upgrades[kind].inc();
     shard.active_upgraded_connections[kind].add(1);
-    TunnelResult r = co_await run_tunnel(sock_, in_, conn.socket, conn.buffer, head,
-                                         w_.relay_buffers(), w_.deadlines(),
-                                         cfg_->timeouts.websocket_idle);
+    TunnelResult r =
+        co_await run_tunnel({sock_, tls_.get()}, in_, {conn.socket, conn.tls.get()}, conn.buffer,
+                            head, w_.relay_buffers(), w_.deadlines(), cfg_->timeouts.websocket_idle);
     shard.active_upgraded_connections[kind].add(-1);
     ctx_.sent_bytes += r.to_client;
     ctx_.received_bytes += r.to_target;

@@ -1,8 +1,12 @@
 #include "edge/proxy/tunnel.hpp"
 
+#include <algorithm>
 #include <array>
 #include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/ssl/error.hpp>
 #include <boost/asio/write.hpp>
+#include <optional>
+#include <openssl/ssl.h>
 
 #include "edge/core/buffer_pool.hpp"
 #include "edge/core/deadline.hpp"
@@ -41,14 +45,14 @@ void append_field(std::string& out, std::string_view name, std::string_view valu
 
 /// Shared by the two relay loops of one tunnel (lives in run_tunnel's frame).
 struct Tunnel {
-  Socket& client;
-  Socket& target;
+  TunnelEnd client;
+  TunnelEnd target;
   Deadline deadline;
   config::Duration idle;
   bool aborted = false;
   TunnelResult result;
 
-  Tunnel(Socket& c, Socket& t, DeadlineList& list, config::Duration idle_timeout)
+  Tunnel(TunnelEnd c, TunnelEnd t, DeadlineList& list, config::Duration idle_timeout)
       : client(c), target(t), idle(idle_timeout) {
     deadline.attach(list, &Tunnel::on_idle, this);
   }
@@ -65,8 +69,8 @@ struct Tunnel {
     aborted = true;
     deadline.disarm();
     boost::system::error_code ec;
-    client.cancel(ec);
-    target.cancel(ec);
+    client.socket.cancel(ec);  // a TLS operation waits on its socket: cancelled too
+    target.socket.cancel(ec);
   }
 };
 
@@ -84,38 +88,86 @@ class PooledBuffer {
   char* data_;
 };
 
+/// Writes `bufs` to `to`, through TLS when it has it. Not a coroutine: the
+/// caller awaits the operation itself.
+template <class Buffers>
+Task<std::tuple<boost::system::error_code, std::size_t>> write_end(TunnelEnd& to,
+                                                                   const Buffers& bufs) {
+  if (to.tls != nullptr) return asio::async_write(*to.tls, bufs, kUseTuple);
+  return asio::async_write(to.socket, bufs, kUseTuple);
+}
+
+/// A clean end of one direction: FIN, or TLS close_notify (or a FIN without
+/// it, which many peers send).
+bool is_end_of_stream(const boost::system::error_code& ec) {
+  return ec == asio::error::eof || ec == asio::ssl::error::stream_truncated;
+}
+
 /// One direction: `from` → `to`, after writing `first` (if any). A relay
-/// buffer is taken from the worker's pool only once `from` is readable and
+/// buffer is taken from the worker's pool only once `from` has bytes and
 /// given back after the write, so an idle tunnel (most WebSockets, most of the
 /// time) holds no buffer: memory follows the bytes in flight, not the number
-/// of open tunnels.
-Task<void> pump(Tunnel& t, Socket& from, Socket& to, std::array<asio::const_buffer, 2> first,
+/// of open tunnels. A plain end is awaited readable, then read without
+/// blocking; a TLS end has one byte awaited (the bytes on the socket may not
+/// be application data), then whatever the same record holds is taken from
+/// OpenSSL without I/O: at most one record (16 KiB) per write.
+Task<void> pump(Tunnel& t, TunnelEnd from, TunnelEnd to, std::array<asio::const_buffer, 2> first,
                 BufferPool& pool, std::uint64_t& relayed) {
   if (first[0].size() + first[1].size() > 0) {
     t.deadline.arm(t.idle);
-    auto [ec, n] = co_await asio::async_write(to, first, kUseTuple);
+    auto [ec, n] = co_await write_end(to, first);
     relayed += n;
     if (ec || t.aborted) {
       if (!t.aborted) t.abort();
       co_return;
     }
   }
+  const std::size_t cap = pool.buffer_size();
   for (;;) {
     t.deadline.arm(t.idle);
-    auto [wait_ec] = co_await from.async_wait(asio::socket_base::wait_read, kUseTuple);
-    if (t.aborted) co_return;
-    if (wait_ec) {
-      t.abort();
-      co_return;
-    }
-    PooledBuffer buf(pool);
+    std::optional<PooledBuffer> buf;
+    std::size_t n = 0;
     boost::system::error_code ec;
-    const std::size_t n = from.read_some(asio::buffer(buf.data(), pool.buffer_size()), ec);
-    if (ec == asio::error::would_block || ec == asio::error::try_again) continue;
-    if (ec == asio::error::eof) {
-      // Half-close: pass the FIN on, keep relaying the other direction.
-      boost::system::error_code ignored;
-      to.shutdown(asio::socket_base::shutdown_send, ignored);
+    if (from.tls == nullptr) {
+      auto [wait_ec] = co_await from.socket.async_wait(asio::socket_base::wait_read, kUseTuple);
+      if (t.aborted) co_return;
+      if (wait_ec) {
+        t.abort();
+        co_return;
+      }
+      buf.emplace(pool);
+      n = from.socket.read_some(asio::buffer(buf->data(), cap), ec);
+      if (ec == asio::error::would_block || ec == asio::error::try_again) continue;
+    } else {
+      char byte = 0;
+      std::tie(ec, n) = co_await from.tls->async_read_some(asio::buffer(&byte, 1), kUseTuple);
+      if (t.aborted) co_return;
+      if (!ec && n == 1) {
+        buf.emplace(pool);
+        buf->data()[0] = byte;
+        SSL* ssl = from.tls->native_handle();
+        while (n < cap) {
+          const int pending = SSL_pending(ssl);
+          if (pending <= 0) break;
+          const int want =
+              static_cast<int>(std::min<std::size_t>(cap - n, static_cast<std::size_t>(pending)));
+          const int got = SSL_read(ssl, buf->data() + n, want);
+          if (got <= 0) break;
+          n += static_cast<std::size_t>(got);
+        }
+      }
+    }
+    if (is_end_of_stream(ec)) {
+      if (to.tls == nullptr) {
+        // Half-close: pass the FIN on, keep relaying the other direction.
+        boost::system::error_code ignored;
+        to.socket.shutdown(asio::socket_base::shutdown_send, ignored);
+        co_return;
+      }
+      // A TLS end cannot be half-closed here: its close_notify needs the
+      // stream to itself (the other direction is reading it). The tunnel
+      // ends; the caller closes that end with a close_notify.
+      t.abort();
       co_return;
     }
     if (ec) {
@@ -123,7 +175,7 @@ Task<void> pump(Tunnel& t, Socket& from, Socket& to, std::array<asio::const_buff
       co_return;
     }
     t.deadline.arm(t.idle);
-    auto [wec, wn] = co_await asio::async_write(to, asio::buffer(buf.data(), n), kUseTuple);
+    auto [wec, wn] = co_await write_end(to, asio::buffer(buf->data(), n));
     relayed += wn;
     if (t.aborted) co_return;
     if (wec) {
@@ -151,7 +203,7 @@ UpgradeRequest classify_upgrade(std::string_view method, unsigned version, bool 
 }
 
 void build_switching_protocols_head(std::string& out, const http::ResponseParser& head,
-                                    std::string_view date) {
+                                    std::string_view date, std::string_view added) {
   out.clear();
   out.append("HTTP/1.1 101 Switching Protocols\r\n"sv);
   std::string_view via, upgrade;
@@ -180,21 +232,22 @@ void build_switching_protocols_head(std::string& out, const http::ResponseParser
     out.append(", "sv);
   }
   out.append("1.1 edged\r\n"sv);
+  out.append(added);
   append_field(out, "Connection", "Upgrade");
   if (!upgrade.empty()) append_field(out, "Upgrade", upgrade);
   out.append("\r\n"sv);
 }
 
-Task<TunnelResult> run_tunnel(Socket& client, boost::beast::flat_buffer& from_client,
-                              Socket& target, boost::beast::flat_buffer& from_target,
+Task<TunnelResult> run_tunnel(TunnelEnd client, boost::beast::flat_buffer& from_client,
+                              TunnelEnd target, boost::beast::flat_buffer& from_target,
                               std::string_view head, BufferPool& buffers, DeadlineList& deadlines,
                               config::Duration idle_timeout) {
   using namespace boost::asio::experimental::awaitable_operators;
   Tunnel t(client, target, deadlines, idle_timeout);
-  // Reads are attempted only once a socket is readable (see pump).
+  // Plain reads are attempted only once a socket is readable (see pump).
   boost::system::error_code ec;
-  client.non_blocking(true, ec);
-  target.non_blocking(true, ec);
+  if (client.tls == nullptr) client.socket.non_blocking(true, ec);
+  if (target.tls == nullptr) target.socket.non_blocking(true, ec);
   std::array<asio::const_buffer, 2> to_client{asio::buffer(head.data(), head.size()),
                                               from_target.data()};
   std::array<asio::const_buffer, 2> to_target{from_client.data(), asio::const_buffer()};

@@ -47,6 +47,7 @@ struct Prepared {
   std::vector<std::string> removed_keys;
   std::vector<metrics::CertificateExpiry> certificates;
   std::map<std::string, std::shared_ptr<tls::TicketKeys>> ticket_keys;
+  std::map<std::string, std::shared_ptr<tls::SessionCache>> session_caches;
   ReloadResult summary;
 
   Prepared() = default;
@@ -124,8 +125,11 @@ struct Gateway::Impl {
   std::vector<std::uint16_t> ports;
   ListenerFds listening;
 
-  std::mutex reload_mu;  // one (re)load at a time; guards ticket_keys
+  std::mutex reload_mu;  // one (re)load at a time; guards ticket_keys, session_caches
   std::map<std::string, std::shared_ptr<tls::TicketKeys>> ticket_keys;  // by listener key
+  // By listener key: TLS 1.2 sessions shared by the listener's workers (kept
+  // across reloads, like the ticket keys).
+  std::map<std::string, std::shared_ptr<tls::SessionCache>> session_caches;
 
   void worker_done() {
     std::lock_guard lk(mu);
@@ -297,8 +301,15 @@ Prepared Gateway::Impl::prepare(config::Config cfg, const Snapshot* old, bool bi
       try {
         // One context per worker (no SSL_CTX shared between threads),
         // certificates and ticket keys shared.
-        const tls::ServerOptions opts =
-            tls::load_server_options(lc.tls, keys, lc.mutual_authentication);
+        tls::ServerOptions opts = tls::load_server_options(lc.tls, keys, lc.mutual_authentication);
+        // TLS 1.2 session IDs resume on any worker of the listener.
+        auto& cache = p.session_caches[lr.key];
+        if (auto it = session_caches.find(lr.key); it != session_caches.end() && was != nullptr &&
+                                                   it->second->capacity() == opts.session_cache_size)
+          cache = it->second;
+        else
+          cache = std::make_shared<tls::SessionCache>(opts.session_cache_size);
+        opts.session_cache = cache;
         for (unsigned w = 0; w < n; ++w)
           lr.tls.push_back(std::make_shared<tls::ServerContext>(opts));
         for (const auto& cert : opts.certificates)
@@ -365,6 +376,8 @@ void Gateway::Impl::commit(Prepared& p, const Snapshot& old) {
   health->reconfigure(std::move(p.group_reloads), std::move(p.removed_groups));
   for (auto& [key, keys] : p.ticket_keys) ticket_keys[key] = keys;
   for (const auto& key : p.removed_keys) ticket_keys.erase(key);
+  for (auto& [key, cache] : p.session_caches) session_caches[key] = cache;
+  for (const auto& key : p.removed_keys) session_caches.erase(key);
   metrics->set_certificates(std::move(p.certificates));
 
   std::shared_ptr<const Snapshot> published = p.snap;
@@ -434,6 +447,7 @@ Gateway::Gateway(config::Config cfg, std::shared_ptr<proxy::ProxyHooks> hooks,
   im.metrics->set_certificates(std::move(p.certificates));
   st.metrics = im.metrics.get();
   im.ticket_keys = std::move(p.ticket_keys);
+  im.session_caches = std::move(p.session_caches);
 
   if (st.config.access_log.path != "off") {
     std::shared_ptr<log::AccessLogSink> sink = options.access_log_sink;
@@ -462,6 +476,7 @@ Gateway::Gateway(config::Config cfg, std::shared_ptr<proxy::ProxyHooks> hooks,
   upstream::HealthCheckerOptions ho;
   ho.interval_override = options.health_check_interval;
   ho.timeout_override = options.health_check_timeout;
+  ho.now = options.health_clock;
   im.health = std::make_unique<upstream::HealthChecker>(groups, ho, st.config.admin.state_file);
   im.current = std::move(p.snap);
 }

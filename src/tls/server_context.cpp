@@ -118,6 +118,35 @@ int on_ticket_key(SSL* ssl, unsigned char key_name[16], unsigned char* iv, EVP_C
   return is_current ? 1 : 2;  // 2: valid, but issue a ticket under the current key
 }
 
+int session_cache_index() {
+  static const int index = SSL_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+  return index;
+}
+
+SessionCache* session_cache_of(SSL_CTX* ctx) {
+  return static_cast<SessionCache*>(SSL_CTX_get_ex_data(ctx, session_cache_index()));
+}
+
+int on_new_session(SSL* ssl, SSL_SESSION* session) {
+  if (SessionCache* cache = session_cache_of(SSL_get_SSL_CTX(ssl))) cache->put(session);
+  return 0;  // OpenSSL keeps its reference: the shared cache holds a copy
+}
+
+SSL_SESSION* on_get_session(SSL* ssl, const unsigned char* id, int length, int* copy) {
+  *copy = 0;  // the session returned carries the reference OpenSSL takes over
+  SessionCache* cache = session_cache_of(SSL_get_SSL_CTX(ssl));
+  if (cache == nullptr || length <= 0) return nullptr;
+  return cache->get(id, static_cast<std::size_t>(length));
+}
+
+void on_remove_session(SSL_CTX* ctx, SSL_SESSION* session) {
+  SessionCache* cache = session_cache_of(ctx);
+  if (cache == nullptr) return;
+  unsigned int length = 0;
+  const unsigned char* id = SSL_SESSION_get_id(session, &length);
+  cache->remove(id, length);
+}
+
 int on_alpn(SSL*, const unsigned char** out, unsigned char* outlen, const unsigned char* in,
             unsigned int inlen, void*) {
   static constexpr unsigned char kHttp11[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
@@ -356,6 +385,56 @@ std::string client_certificate_headers(SSL* ssl) {
   return out;
 }
 
+// ---------------------------------------------------------------- SessionCache
+
+void SessionCache::put(SSL_SESSION* session) {
+  unsigned int id_length = 0;
+  const unsigned char* id = SSL_SESSION_get_id(session, &id_length);
+  const int der_length = i2d_SSL_SESSION(session, nullptr);
+  if (id_length == 0 || der_length <= 0) return;
+  std::string der(static_cast<std::size_t>(der_length), '\0');
+  auto* out = reinterpret_cast<unsigned char*>(der.data());
+  if (i2d_SSL_SESSION(session, &out) != der_length) return;
+  std::string key(reinterpret_cast<const char*>(id), id_length);
+  std::lock_guard lock(mutex_);
+  auto [it, inserted] = sessions_.insert_or_assign(key, std::move(der));
+  (void)it;
+  if (inserted) order_.push_back(std::move(key));
+  while (sessions_.size() > capacity_ && !order_.empty()) {
+    sessions_.erase(order_.front());
+    order_.pop_front();
+  }
+  // Removed sessions leave their IDs in order_: trim them once they dominate.
+  if (order_.size() > 2 * capacity_ + 64) {
+    std::deque<std::string> live;
+    for (auto& k : order_)
+      if (sessions_.count(k) != 0) live.push_back(std::move(k));
+    order_.swap(live);
+  }
+}
+
+SSL_SESSION* SessionCache::get(const unsigned char* id, std::size_t length) const {
+  std::string der;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = sessions_.find(std::string(reinterpret_cast<const char*>(id), length));
+    if (it == sessions_.end()) return nullptr;
+    der = it->second;
+  }
+  const auto* in = reinterpret_cast<const unsigned char*>(der.data());
+  return d2i_SSL_SESSION(nullptr, &in, static_cast<long>(der.size()));
+}
+
+void SessionCache::remove(const unsigned char* id, std::size_t length) {
+  std::lock_guard lock(mutex_);
+  sessions_.erase(std::string(reinterpret_cast<const char*>(id), length));
+}
+
+std::size_t SessionCache::size() const {
+  std::lock_guard lock(mutex_);
+  return sessions_.size();
+}
+
 // --------------------------------------------------------------- ServerContext
 
 ServerOptions load_server_options(const config::TlsConfig& tls, std::shared_ptr<TicketKeys> tickets,
@@ -413,6 +492,12 @@ ServerContext::ServerContext(ServerOptions options)
   SSL_CTX_set_session_id_context(ctx, kSessionContext, sizeof kSessionContext - 1);
   SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
   SSL_CTX_sess_set_cache_size(ctx, static_cast<long>(options_.session_cache_size));
+  if (options_.session_cache) {
+    SSL_CTX_set_ex_data(ctx, session_cache_index(), options_.session_cache.get());
+    SSL_CTX_sess_set_new_cb(ctx, on_new_session);
+    SSL_CTX_sess_set_get_cb(ctx, on_get_session);
+    SSL_CTX_sess_set_remove_cb(ctx, on_remove_session);
+  }
   if (options_.tickets) {
     SSL_CTX_set_ex_data(ctx, ticket_keys_index(), options_.tickets.get());
     SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, on_ticket_key);
@@ -435,7 +520,11 @@ ServerContext::ServerContext(ServerOptions options)
     throw std::runtime_error(first.path() + ": " + openssl_errors());
 }
 
-ServerContext::~ServerContext() = default;
+ServerContext::~ServerContext() {
+  // Freeing the SSL_CTX flushes its own cache through the remove callback: the
+  // shared cache keeps those sessions for the other workers (and a reload).
+  SSL_CTX_sess_set_remove_cb(ctx_.native_handle(), nullptr);
+}
 
 int ServerContext::on_client_hello(SSL* ssl, int* alert, void* arg) {
   auto* self = static_cast<ServerContext*>(arg);

@@ -13,6 +13,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
@@ -21,6 +22,7 @@
 #include <boost/json/value.hpp>
 
 #include "edge/config/loader.hpp"
+#include "edge/tls/client_context.hpp"
 #include "edge/upstream/routing.hpp"
 
 namespace edge::upstream {
@@ -34,8 +36,22 @@ struct ProbeState {
   explicit ProbeState(const Executor& ex) : socket(ex), timer(ex) {}
   Socket socket;
   Timer timer;
+  std::optional<asio::ssl::stream<Socket&>> tls;  // HTTPS checks: over `socket`
   bool timed_out = false;
 };
+
+/// Reads and writes of a probe: through TLS for HTTPS checks. Not coroutines:
+/// the caller awaits the operation itself.
+Task<std::tuple<boost::system::error_code, std::size_t>> probe_write(ProbeState& st,
+                                                                     asio::const_buffer b) {
+  if (st.tls) return asio::async_write(*st.tls, b, kUseTuple);
+  return asio::async_write(st.socket, b, kUseTuple);
+}
+Task<std::tuple<boost::system::error_code, std::size_t>> probe_read(ProbeState& st,
+                                                                    asio::mutable_buffer b) {
+  if (st.tls) return st.tls->async_read_some(b, kUseTuple);
+  return st.socket.async_read_some(b, kUseTuple);
+}
 
 /// "HTTP/1.1 200 OK" → 200; 0 when the line is not a status line.
 int parse_status_line(std::string_view line) {
@@ -57,6 +73,18 @@ HealthChecker::HealthChecker(const std::vector<TargetGroup*>& groups, HealthChec
       options_(options),
       ioc_(std::make_unique<asio::io_context>(1)),
       state_file_(std::move(state_file)) {
+  // HTTPS checks get a client context of their own (this thread's, never a
+  // worker's), verifying as the group's tls settings say (off by default, as ALB).
+  for (TargetGroup* g : groups_) {
+    if (g->config().health_check.enabled &&
+        config::effective_health_check_protocol(g->config()) == config::HealthCheckProtocol::https) {
+      try {
+        tls_[g] = std::make_shared<tls::ClientContext>(g->config().tls);
+      } catch (const std::exception& e) {
+        throw std::runtime_error("target group '" + g->name() + "': health checks: " + e.what());
+      }
+    }
+  }
   if (!state_file_.empty()) load_state();
   for (TargetGroup* g : groups_) {
     for (Target* t : g->members()) entry_for(*g, *t);
@@ -70,10 +98,27 @@ HealthChecker::Entry& HealthChecker::entry_for(TargetGroup& g, Target& t) {
   const auto& hc = g.config().health_check;
   auto e = std::unique_ptr<Entry>(new Entry{
       &g, &t, TargetHealth(hc.healthy_threshold, hc.unhealthy_threshold, hc.enabled),
-      StatusMatcher{}, t.endpoint, std::string{}, hc.interval, hc.timeout, 0});
+      StatusMatcher{}, t.endpoint, std::string{}, hc.interval, hc.timeout, 0, false, nullptr, {}});
   configure_entry(*e);
   entries_.push_back(std::move(e));
   return *entries_.back();
+}
+
+std::shared_ptr<tls::ClientContext> HealthChecker::tls_for(const TargetGroup& g) {
+  auto& ctx = tls_[&g];
+  if (!ctx) {
+    try {
+      ctx = std::make_shared<tls::ClientContext>(g.config().tls);
+    } catch (const std::exception& e) {
+      // Checked when the configuration was loaded; a file gone since then makes
+      // every check of the group fail instead of stopping the checker.
+      std::fprintf(stderr, "edged: error: target group '%s': health checks: %s\n",
+                   g.name().c_str(), e.what());
+      tls_.erase(&g);
+      return nullptr;
+    }
+  }
+  return ctx;
 }
 
 void HealthChecker::configure_entry(Entry& e) {
@@ -87,7 +132,18 @@ void HealthChecker::configure_entry(Entry& e) {
   if (options_.interval_override) e.interval = *options_.interval_override;
   if (options_.timeout_override) e.timeout = *options_.timeout_override;
   e.request.clear();
-  if (hc.protocol == config::HealthCheckProtocol::http) {
+  e.tls.reset();
+  e.tls_host.clear();
+  const auto protocol = config::effective_health_check_protocol(e.group->config());
+  if (protocol == config::HealthCheckProtocol::https) {
+    e.tls = tls_for(*e.group);
+    e.https = true;
+    config::Address a;
+    if (config::parse_address(e.target->id, a)) e.tls_host = a.host;
+  } else {
+    e.https = false;
+  }
+  if (protocol != config::HealthCheckProtocol::tcp) {
     std::string& r = e.request;
     r = "GET ";
     r += hc.path;
@@ -124,6 +180,10 @@ void HealthChecker::stop() {
   tick_timer_.reset();
   ioc_.reset();  // destroys the pending probe frames
   ioc_ = std::make_unique<asio::io_context>(1);
+}
+
+std::chrono::steady_clock::time_point HealthChecker::now() const {
+  return options_.now != nullptr ? options_.now() : Clock::now();
 }
 
 std::chrono::milliseconds HealthChecker::jittered(std::chrono::milliseconds d) {
@@ -180,7 +240,26 @@ Task<HealthChecker::ProbeResult> HealthChecker::probe(HealthChecker* self, Entry
     finish(true, TargetReason::none);
     co_return r;
   }
-  auto [wec, wn] = co_await asio::async_write(st->socket, asio::buffer(e->request), kUseTuple);
+  if (e->https) {
+    const std::shared_ptr<tls::ClientContext> ctx = e->tls;  // a reload may replace e->tls
+    if (ctx == nullptr) {
+      finish(false, TargetReason::failed_health_checks);
+      co_return r;
+    }
+    // HTTPS: a full handshake (SNI = the target's host name) on every check; a
+    // failed one is a failed check, as ALB (Target.FailedHealthChecks).
+    st->tls.emplace(st->socket, ctx->asio());
+    if (!tls::prepare_client(st->tls->native_handle(), *ctx, e->tls_host)) {
+      finish(false, TargetReason::failed_health_checks);
+      co_return r;
+    }
+    auto [hec] = co_await st->tls->async_handshake(asio::ssl::stream_base::client, kUseTuple);
+    if (hec) {
+      finish(false, TargetReason::failed_health_checks);
+      co_return r;
+    }
+  }
+  auto [wec, wn] = co_await probe_write(*st, asio::buffer(e->request));
   (void)wn;
   if (wec) {
     finish(false, TargetReason::failed_health_checks);
@@ -190,9 +269,7 @@ Task<HealthChecker::ProbeResult> HealthChecker::probe(HealthChecker* self, Entry
   std::array<char, 512> buf{};
   std::size_t have = 0;
   for (;;) {
-    auto [rec, n] =
-        co_await st->socket.async_read_some(asio::buffer(buf.data() + have, buf.size() - have),
-                                            kUseTuple);
+    auto [rec, n] = co_await probe_read(*st, asio::buffer(buf.data() + have, buf.size() - have));
     if (rec) {
       finish(false, TargetReason::failed_health_checks);
       co_return r;
@@ -229,7 +306,7 @@ void HealthChecker::apply(Entry& e, const ProbeResult& r) {
   if (e.health.on_check(r.ok, r.failure)) {
     if (!was_routable && e.health.routable() && healthy_before > 0 &&
         e.group->config().slow_start.count() > 0) {
-      e.health.begin_slow_start(Clock::now());
+      e.health.begin_slow_start(now());
     }
     publish(e);
   }
@@ -249,8 +326,7 @@ void HealthChecker::publish(Entry& e) {
   do {
     next = TargetStatus::pack(e.health.state(), e.health.reason(), TargetStatus::ejected(cur));
   } while (!t.status.compare_exchange_weak(cur, next, std::memory_order_relaxed));
-  t.ramp.store(e.health.ramp(Clock::now(), e.group->config().slow_start),
-               std::memory_order_relaxed);
+  t.ramp.store(e.health.ramp(now(), e.group->config().slow_start), std::memory_order_relaxed);
   e.group->refresh_health();
 }
 
@@ -263,7 +339,7 @@ Task<void> HealthChecker::tick_loop(HealthChecker* self) {
 }
 
 void HealthChecker::tick() {
-  const auto now = Clock::now();
+  const auto now = this->now();
   const std::int64_t now_ms = steady_ms();
   for (auto& ep : entries_) {
     Entry& e = *ep;
@@ -405,7 +481,7 @@ RegistryResult HealthChecker::deregister_target(std::string_view group, std::str
       return fail(404, "target " + quoted(id) + " is not registered in " + quoted(group));
     Entry& e = entry_for(*g, *t);
     if (e.health.state() == TargetState::draining) return {};  // already deregistering
-    e.health.start_draining(Clock::now(), g->config().deregistration_delay);
+    e.health.start_draining(now(), g->config().deregistration_delay);
     publish(e);  // no new request from now on
     save_state();  // a restart forgets it (deregistered), even mid-drain
     return {};
@@ -457,9 +533,18 @@ void HealthChecker::reconfigure(std::vector<GroupReload> groups,
       g->set_config(r.config);
       const auto& hc = g->config().health_check;
       const bool checks_changed = !same_checks(before, hc);
+      // The group's tls settings (CA file, verification, name) may have
+      // changed, and the CA file may have been replaced: a new client context.
+      const bool https =
+          config::effective_health_check_protocol(g->config()) == config::HealthCheckProtocol::https;
+      tls_.erase(g);
       for (auto& ep : entries_) {
         Entry& e = *ep;
-        if (e.group != g || !checks_changed) continue;
+        if (e.group != g) continue;
+        if (!checks_changed) {
+          if (https) configure_entry(e);  // the new context from the next probe
+          continue;
+        }
         configure_entry(e);
         const TargetState st = e.health.state();
         if (st == TargetState::draining || st == TargetState::unused) continue;

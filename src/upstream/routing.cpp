@@ -1,5 +1,8 @@
 #include "edge/upstream/routing.hpp"
 
+#include <algorithm>
+#include <cmath>
+
 #include "edge/upstream/target_health.hpp"
 
 namespace edge::upstream {
@@ -8,6 +11,47 @@ std::int64_t steady_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::steady_clock::now().time_since_epoch())
       .count();
+}
+
+std::int64_t steady_us() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+namespace {
+
+/// exp(-Δt/τ) for Δt in µs (1 for Δt ≤ 0: clocks of racing workers).
+double decay_weight(std::int64_t elapsed_us) {
+  if (elapsed_us <= 0) return 1.0;
+  constexpr double kTauUs =
+      static_cast<double>(std::chrono::microseconds(kLatencyDecayTime).count());
+  return std::exp(-static_cast<double>(elapsed_us) / kTauUs);
+}
+
+}  // namespace
+
+void observe_latency(Target& target, std::chrono::nanoseconds latency, std::int64_t now_us) {
+  const auto us64 = std::chrono::duration_cast<std::chrono::microseconds>(latency).count();
+  const auto us = static_cast<std::uint32_t>(std::clamp<std::int64_t>(us64, 1, 0x7fffffff));
+  const std::uint32_t old = target.latency_ewma_us.load(std::memory_order_relaxed);
+  std::uint32_t next = us;
+  if (old != 0 && us < old) {
+    const double w = decay_weight(now_us - target.latency_stamp_us.load(std::memory_order_relaxed));
+    next = static_cast<std::uint32_t>(
+        std::lround(static_cast<double>(old) * w + static_cast<double>(us) * (1.0 - w)));
+    next = std::clamp(next, us, old);
+  }
+  target.latency_ewma_us.store(next, std::memory_order_relaxed);
+  target.latency_stamp_us.store(now_us, std::memory_order_relaxed);
+}
+
+double decayed_latency_us(const Target& target, std::uint32_t floor_us, std::int64_t now_us) {
+  const std::uint32_t lat = target.latency_ewma_us.load(std::memory_order_relaxed);
+  if (lat == 0) return static_cast<double>(floor_us);
+  if (lat <= floor_us) return static_cast<double>(lat);
+  const double w = decay_weight(now_us - target.latency_stamp_us.load(std::memory_order_relaxed));
+  return static_cast<double>(floor_us) + static_cast<double>(lat - floor_us) * w;
 }
 
 Target* pick_routable(Balancer& balancer, const TargetGroup& group,
@@ -45,14 +89,7 @@ bool eject(const TargetGroup& group, Target& target) {
 
 void report_response(const TargetGroup& group, Target& target, int status,
                      std::chrono::nanoseconds latency) {
-  // Peak EWMA (alpha 1/8): a slower sample is taken at once, faster ones decay
-  // the average. Racing workers may lose an update: harmless for a signal.
-  const auto us64 = std::chrono::duration_cast<std::chrono::microseconds>(latency).count();
-  const auto us = static_cast<std::uint32_t>(std::clamp<std::int64_t>(us64, 1, 0x7fffffff));
-  const std::uint32_t old = target.latency_ewma_us.load(std::memory_order_relaxed);
-  const std::uint32_t next =
-      (old == 0 || us >= old) ? us : old - (old - us) / 8;
-  target.latency_ewma_us.store(next, std::memory_order_relaxed);
+  observe_latency(target, latency, steady_us());
 
   // Stores only when something changes: the common success costs two loads.
   if (target.consecutive_gateway_errors.load(std::memory_order_relaxed) != 0)

@@ -241,5 +241,119 @@ TEST_F(HealthTest, Consecutive5xxEjectsUntilTheEjectionEndsAndACheckPasses) {
             std::string::npos);
 }
 
+// ---- slow start through real requests, on an injected clock -----------------
+
+/// The clock of slow start in SlowStartTest (ms; the checker thread reads it).
+std::atomic<std::int64_t> g_slow_start_ms{1'000'000};
+std::chrono::steady_clock::time_point slow_start_clock() {
+  return std::chrono::steady_clock::time_point(std::chrono::milliseconds(g_slow_start_ms.load()));
+}
+
+/// A target that turns healthy while another already is gets `slow_start`
+/// (100 s here): its share grows with the clock the test moves, with round
+/// robin (sequential requests) and with least outstanding requests (requests
+/// held in flight, since idle targets tie whatever their weights).
+class SlowStartTest : public HealthTest,
+                      public ::testing::WithParamInterface<config::Algorithm> {
+ protected:
+  static constexpr std::int64_t kWindowMs = 100'000;
+
+  /// Moves the clock to `at_ms` after the start of the ramp and waits for the
+  /// checker's tick to publish the ramp that goes with it.
+  void ramp_to(std::int64_t at_ms, std::uint32_t expected) {
+    g_slow_start_ms.store(start_ms_ + at_ms);
+    ASSERT_TRUE(eventually([&] { return target(1).ramp.load() == expected; }))
+        << "ramp " << target(1).ramp.load() << ", expected " << expected;
+  }
+
+  /// Requests that reached the new target (origin 1) out of `n`.
+  std::uint64_t new_target_share(int n) {
+    auto& fresh = *origins_[1];
+    const std::uint64_t before = fresh.requests_for("/share");
+    if (GetParam() == config::Algorithm::round_robin) {
+      for (int i = 0; i < n; ++i) EXPECT_EQ(http_get(port_, "/share").status, 200);
+      return fresh.requests_for("/share") - before;
+    }
+    // Least outstanding: each request stays in flight (its one body byte is
+    // held back) until all n are placed, so each pick sees the ones before.
+    auto& old = *origins_[0];
+    const std::uint64_t placed = old.requests_for("/share") + before;
+    std::vector<Connection> held;
+    for (int i = 0; i < n; ++i) {
+      held.emplace_back(port_);
+      EXPECT_FALSE(held.back().send_raw("POST /share HTTP/1.1\r\nHost: app\r\n"
+                                        "Content-Length: 1\r\n\r\n"));
+      const std::uint64_t want = placed + static_cast<std::uint64_t>(i) + 1;
+      EXPECT_TRUE(eventually(
+          [&] { return old.requests_for("/share") + fresh.requests_for("/share") == want; }));
+    }
+    const std::uint64_t got = fresh.requests_for("/share") - before;
+    for (auto& c : held) {
+      EXPECT_FALSE(c.send_raw("x"));
+      EXPECT_EQ(c.read_response().status, 200);
+    }
+    EXPECT_TRUE(eventually([&] {
+      return gateway_->target_outstanding(0, 0) == 0 && gateway_->target_outstanding(0, 1) == 0;
+    }));
+    return got;
+  }
+
+  std::int64_t start_ms_ = 0;
+};
+
+TEST_P(SlowStartTest, NewlyHealthyTargetsShareGrowsOverTheWindow) {
+  add_origin();
+  auto& fresh = add_origin();
+  fresh.set_healthy(false);
+  auto c = health_config(1);  // one worker: one balancer state to reason about
+  c.target_groups[0].algorithm = GetParam();
+  c.target_groups[0].slow_start = std::chrono::milliseconds(kWindowMs);
+  server::GatewayOptions o;
+  o.health_check_interval = kInterval;
+  o.health_check_timeout = 1s;
+  o.health_clock = &slow_start_clock;
+  gateway_ = std::make_unique<server::Gateway>(std::move(c), nullptr, o);
+  gateway_->start();
+  port_ = gateway_->listener_port(0);
+  ASSERT_TRUE(eventually([&] {
+    return target(0).state() == upstream::TargetState::healthy &&
+           target(1).state() == upstream::TargetState::unhealthy;
+  }));
+
+  // The clock stands still while the target turns healthy: its ramp starts at
+  // the floor (1 % of its weight).
+  start_ms_ = g_slow_start_ms.load();
+  fresh.set_healthy(true);
+  ASSERT_TRUE(eventually([&] { return target(1).state() == upstream::TargetState::healthy; }));
+  EXPECT_EQ(target(1).ramp.load(), upstream::kWeightScale / 100);
+  EXPECT_EQ(target(0).ramp.load(), upstream::kWeightScale);
+
+  // Shares expected with weights 1000 : ramp (22 picks; round robin is exact,
+  // least outstanding up to a tie).
+  ramp_to(kWindowMs / 10, 100);
+  const std::uint64_t at10 = new_target_share(22);  // 22 × 100 / 1100 = 2
+  ramp_to(kWindowMs / 2, 500);
+  const std::uint64_t at50 = new_target_share(22);  // 22 × 500 / 1500 ≈ 7.3
+  ramp_to(kWindowMs, upstream::kWeightScale);  // the window is over: full weight
+  const std::uint64_t at100 = new_target_share(22);  // 11
+  EXPECT_NEAR(static_cast<double>(at10), 2.0, 1.0);
+  EXPECT_NEAR(static_cast<double>(at50), 7.3, 1.4);
+  EXPECT_NEAR(static_cast<double>(at100), 11.0, 1.0);
+  EXPECT_LT(at10, at50);
+  EXPECT_LT(at50, at100);
+  // Later clock moves change nothing: slow start is over.
+  g_slow_start_ms.store(start_ms_ + 10 * kWindowMs);
+  EXPECT_EQ(target(1).ramp.load(), upstream::kWeightScale);
+}
+
+INSTANTIATE_TEST_SUITE_P(Algorithms, SlowStartTest,
+                         ::testing::Values(config::Algorithm::round_robin,
+                                           config::Algorithm::least_outstanding_requests),
+                         [](const auto& param_info) {
+                           return param_info.param == config::Algorithm::round_robin
+                                      ? std::string("RoundRobin")
+                                      : std::string("LeastOutstandingRequests");
+                         });
+
 }  // namespace
 }  // namespace edge::test

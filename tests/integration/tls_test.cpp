@@ -15,6 +15,7 @@
 #include <openssl/ssl.h>
 
 #include "edge/config/loader.hpp"
+#include "edge/upstream/target.hpp"
 #include "integration/gateway_fixture.hpp"
 #include "support/tls_certs.hpp"
 
@@ -36,10 +37,14 @@ class TlsClient {
       ctx_.use_private_key_file(client_cert->key_path, asio::ssl::context::pem);
     }
   }
-  /// Connects and handshakes; the error message, or "" on success.
-  std::string connect(std::uint16_t port, const std::string& sni) {
+  /// TLS 1.2 then resumes by session ID only (no ticket asked for).
+  void no_tickets() { SSL_CTX_set_options(ctx_.native_handle(), SSL_OP_NO_TICKET); }
+  /// Connects and handshakes (offering `resume` when given); the error
+  /// message, or "" on success.
+  std::string connect(std::uint16_t port, const std::string& sni, SSL_SESSION* resume = nullptr) {
     sock_.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
     stream_.emplace(sock_, ctx_);
+    if (resume) SSL_set_session(stream_->native_handle(), resume);
     if (!sni.empty())
       SSL_ctrl(stream_->native_handle(), SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
                const_cast<char*>(sni.c_str()));
@@ -72,6 +77,15 @@ class TlsClient {
     return cn;
   }
   std::string version() { return SSL_get_version(stream_->native_handle()); }
+  bool reused() { return SSL_session_reused(stream_->native_handle()) == 1; }
+  std::shared_ptr<SSL_SESSION> session() {
+    return {SSL_get1_session(stream_->native_handle()), SSL_SESSION_free};
+  }
+  /// close_notify both ways: a session is resumable only after a clean close.
+  void close() {
+    boost::system::error_code ec;
+    stream_->shutdown(ec);
+  }
 
  private:
   asio::io_context ioc_;
@@ -146,6 +160,56 @@ TEST_F(HttpsTest, TerminatesTlsAndForwardsOverKeepAlive) {
             std::string::npos)
       << scrape;
   EXPECT_NE(scrape.find("edged_tls_certificate_expiry_timestamp_seconds{"), std::string::npos);
+}
+
+// Resumption through a real listener: by ticket (TLS 1.3 and 1.2) and by
+// session ID from the cache (TLS 1.2, the client asks for no ticket). Two
+// workers: tickets resume on any worker (shared keys), session IDs too (the
+// listener's shared SessionCache behind each worker's own cache; which worker
+// accepts is the kernel's choice, so the deterministic cross-worker check is
+// the unit test SharedSessionCacheResumesSessionIdsOnAnyWorker).
+TEST_F(HttpsTest, ResumedSessionsAreReportedResumed) {
+  add_origin();
+  start(https_config());
+  struct Case {
+    int version;
+    bool tickets;
+  };
+  int resumptions = 0;
+  for (const Case k : {Case{TLS1_3_VERSION, true}, Case{TLS1_2_VERSION, true},
+                       Case{TLS1_2_VERSION, false}}) {
+    std::shared_ptr<SSL_SESSION> session;
+    {
+      TlsClient first(k.version);
+      if (!k.tickets) first.no_tickets();
+      ASSERT_EQ(first.connect(port_, "edge.test"), "");
+      // The exchange also takes in TLS 1.3 tickets (sent after the handshake).
+      EXPECT_EQ(first.exchange("GET / HTTP/1.1\r\nHost: edge.test\r\n\r\n").first.substr(0, 12),
+                "HTTP/1.1 200");
+      EXPECT_FALSE(first.reused());
+      session = first.session();
+      first.close();
+    }
+    TlsClient second(k.version);
+    if (!k.tickets) second.no_tickets();
+    ASSERT_EQ(second.connect(port_, "edge.test", session.get()), "");
+    EXPECT_TRUE(second.reused()) << "version " << k.version << " tickets " << k.tickets;
+    EXPECT_EQ(second.exchange("GET / HTTP/1.1\r\nHost: edge.test\r\n\r\n").first.substr(0, 12),
+              "HTTP/1.1 200");
+    second.close();
+    ++resumptions;
+  }
+  auto resumed = sum_shards(gateway_->metrics(), [](metrics::WorkerShard& s) {
+    std::uint64_t n = 0;
+    for (std::size_t i = 1; i < s.tls_handshakes.size(); i += 2) n += s.tls_handshakes[i].value();
+    return n;  // odd slots: resumed (metrics::tls_handshake_index)
+  });
+  EXPECT_EQ(resumed, static_cast<std::uint64_t>(resumptions));
+  const std::string scrape = gateway_->metrics().serialize();
+  EXPECT_NE(scrape.find("edged_tls_handshakes_total{protocol=\"TLSv1.2\",cipher=\"ECDHE-"),
+            std::string::npos)
+      << scrape;
+  EXPECT_NE(scrape.find("resumed=\"true\"} 2"), std::string::npos) << scrape;  // both TLS 1.2
 }
 
 TEST_F(HttpsTest, SniPicksTheWildcardCertificate) {
@@ -377,6 +441,116 @@ TEST_F(HttpsTest, HttpsTargetGroupsWithAndWithoutVerification) {
     front.stop();
     front.wait();
   }
+}
+
+// HTTPS health checks: gateway A checks an HTTPS target group whose target is
+// gateway B's HTTPS listener (which forwards /health to a plain origin).
+class HttpsHealthTest : public HttpsTest {
+ protected:
+  /// Gateway A: group "app" with health checks on /health every 100 ms.
+  std::unique_ptr<server::Gateway> checked_front(config::Config c) {
+    auto& hc = c.target_groups[0].health_check;
+    hc.enabled = true;
+    hc.path = "/health";
+    hc.healthy_threshold = 2;
+    hc.unhealthy_threshold = 2;
+    c.admin.enabled = false;
+    server::GatewayOptions o;
+    o.health_check_interval = std::chrono::milliseconds(100);
+    o.health_check_timeout = std::chrono::seconds(2);
+    auto g = std::make_unique<server::Gateway>(std::move(c), nullptr, o);
+    g->start();
+    return g;
+  }
+  static const upstream::Target& first_target(const server::Gateway& g) {
+    return *g.target_group("app")->targets().at(0);
+  }
+  static upstream::TargetReason reason_of(const upstream::Target& t) {
+    return upstream::TargetStatus::reason(t.load_status());
+  }
+  /// Polls `pred` (bounded): the checker runs on its own thread.
+  template <class Pred>
+  static bool eventually(Pred pred) {
+    const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (std::chrono::steady_clock::now() < end) {
+      if (pred()) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    return pred();
+  }
+  static void stop(std::unique_ptr<server::Gateway>& g) {
+    g->stop();
+    g->wait();
+    g.reset();
+  }
+};
+
+TEST_F(HttpsHealthTest, HttpsGroupIsCheckedOverTlsByDefault) {
+  auto& origin = add_origin();
+  start(https_config());  // gateway B
+  auto c = base_config();
+  c.target_groups[0].protocol = config::Protocol::https;  // health_check.protocol unset
+  add_target(c, port_);
+  auto front = checked_front(c);
+  const auto& t = first_target(*front);
+  ASSERT_TRUE(eventually([&] { return t.state() == upstream::TargetState::healthy; }));
+  EXPECT_EQ(t.last_check_status.load(), 200);
+  // The GET went through B's TLS listener to the origin.
+  EXPECT_GE(origin.requests_for("/health"), 1U);
+  const auto rec = origin.last_request();
+  ASSERT_TRUE(rec);
+  EXPECT_EQ(rec->header("User-Agent"), "ELB-HealthChecker/2.0");
+
+  // The health endpoint fails: unhealthy on the status, not on TLS.
+  origin.set_healthy(false);
+  ASSERT_TRUE(eventually([&] { return t.state() == upstream::TargetState::unhealthy; }));
+  EXPECT_EQ(reason_of(t), upstream::TargetReason::response_code_mismatch);
+  EXPECT_EQ(t.last_check_status.load(), 503);
+  origin.set_healthy(true);
+  EXPECT_TRUE(eventually([&] { return t.state() == upstream::TargetState::healthy; }));
+  stop(front);
+}
+
+TEST_F(HttpsHealthTest, PlainOriginCheckedWithHttpsFails) {
+  auto& origin = add_origin();
+  auto c = base_config();
+  c.target_groups[0].health_check.protocol = config::HealthCheckProtocol::https;
+  add_target(c, origin.port());
+  auto front = checked_front(c);
+  const auto& t = first_target(*front);
+  ASSERT_TRUE(eventually([&] { return t.checks_failed.load() >= 2; }));
+  EXPECT_EQ(t.state(), upstream::TargetState::unhealthy);
+  EXPECT_EQ(reason_of(t), upstream::TargetReason::failed_health_checks);
+  EXPECT_EQ(t.checks_passed.load(), 0U);
+  EXPECT_EQ(t.last_check_status.load(), 0);
+  // The handshake failed: no request reached the origin's health endpoint.
+  EXPECT_EQ(origin.requests_for("/health"), 0U);
+  stop(front);
+}
+
+TEST_F(HttpsHealthTest, ChecksVerifyAsTheGroupSays) {
+  add_origin();
+  start(https_config());  // gateway B, certificate for edge.test
+  auto verified = [&](std::string server_name) {
+    auto c = base_config();
+    c.target_groups[0].protocol = config::Protocol::https;
+    c.target_groups[0].tls.verify = true;
+    c.target_groups[0].tls.ca_file = rsa_.cert_path;
+    c.target_groups[0].tls.server_name = std::move(server_name);
+    add_target(c, port_);
+    return c;
+  };
+  auto good = checked_front(verified("edge.test"));
+  EXPECT_TRUE(eventually(
+      [&] { return first_target(*good).state() == upstream::TargetState::healthy; }));
+  stop(good);
+  auto bad = checked_front(verified("other.test"));  // the name does not match
+  const auto& t = first_target(*bad);
+  ASSERT_TRUE(eventually([&] { return t.checks_failed.load() >= 2; }));
+  EXPECT_EQ(t.state(), upstream::TargetState::unhealthy);
+  EXPECT_EQ(reason_of(t), upstream::TargetReason::failed_health_checks);
+  EXPECT_EQ(t.checks_passed.load(), 0U);
+  stop(bad);
 }
 
 TEST_F(HttpsTest, BadCertificateStopsTheStartWithItsFileNamed) {

@@ -178,7 +178,9 @@ struct TargetConfig {
 
 struct HealthCheckConfig {
   bool enabled = true;
-  HealthCheckProtocol protocol = HealthCheckProtocol::http;
+  /// nullopt: the target group's protocol (HTTP or HTTPS), as ALB's default.
+  /// Use effective_health_check_protocol() to read it.
+  std::optional<HealthCheckProtocol> protocol;
   std::optional<std::uint16_t> port;  // nullopt = traffic-port
   std::string path = "/";
   Duration interval = std::chrono::seconds(30);
@@ -232,6 +234,10 @@ struct TargetGroupConfig {
   UpstreamKeepalive upstream_keepalive;
   int retries = 2;
 };
+
+/// The protocol a group's health checks use: the configured one, else the
+/// group's own (an HTTPS group is checked over TLS).
+HealthCheckProtocol effective_health_check_protocol(const TargetGroupConfig& g);
 
 /// `none | all | [names] | { all_except: [names] }`
 struct KeySelector {

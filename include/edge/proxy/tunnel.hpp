@@ -7,12 +7,18 @@
 /// (client → target and target → client), each through a fixed buffer taken
 /// from the worker's relay buffer pool when its socket becomes readable and
 /// returned after the write (an idle tunnel holds no buffer), never reading
-/// while its write is pending (back-pressure). An EOF on one side is passed on as a half-close
-/// (shutdown of the write side of the other); an error on either side, the
-/// idle timeout or a forced stop ends both. The idle timeout is one coarse
-/// deadline (the worker's sweep), re-armed by traffic in either direction.
+/// while its write is pending (back-pressure). Either end may be TLS (an HTTPS
+/// listener, an HTTPS target group): bytes are then read and written through
+/// its stream. An EOF (or a TLS close_notify) on one side is passed on as a
+/// half-close (shutdown of the write side of the other) when the other side is
+/// plain; toward a TLS side it ends the tunnel, and the caller's close sends the
+/// close_notify (a TLS stream cannot send one while its other direction is
+/// being read). An error on either side, the idle timeout or a forced stop ends
+/// both. The idle timeout is one coarse deadline (the worker's sweep), re-armed
+/// by traffic in either direction.
 /// Thread: worker.
 
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/fields.hpp>
 #include <cstdint>
@@ -54,10 +60,20 @@ UpgradeRequest classify_upgrade(std::string_view method, unsigned version, bool 
                                 std::string_view upgrade, std::span<const std::string> allowed);
 
 /// The `101 Switching Protocols` head for the client, from the target's: its
-/// fields except hop-by-hop and framing ones, `Via` extended, then
-/// `Connection: Upgrade` and the target's `Upgrade` value. Ends with the blank line.
+/// fields except hop-by-hop and framing ones, `Via` extended, then `added`
+/// (CRLF-terminated field lines the edge adds to every response, e.g. the
+/// target-group stickiness cookies: a 101 may carry Set-Cookie, RFC 6455
+/// §4.2.2), then `Connection: Upgrade` and the target's `Upgrade` value. Ends
+/// with the blank line.
 void build_switching_protocols_head(std::string& out, const http::ResponseParser& target_head,
-                                    std::string_view date);
+                                    std::string_view date, std::string_view added = {});
+
+/// One side of a tunnel: its socket, and its TLS stream over that socket when
+/// the side speaks TLS (nullptr: plain).
+struct TunnelEnd {
+  Socket& socket;
+  boost::asio::ssl::stream<Socket&>* tls = nullptr;
+};
 
 /// Bytes relayed by a finished tunnel.
 struct TunnelResult {
@@ -73,8 +89,8 @@ struct TunnelResult {
 /// both loops ended; the caller closes the sockets. `client_deadline` and
 /// `target_deadline` are the connection deadlines (kept disarmed meanwhile).
 /// Cancelling either socket (a forced stop) ends both loops.
-Task<TunnelResult> run_tunnel(Socket& client, boost::beast::flat_buffer& from_client,
-                              Socket& target, boost::beast::flat_buffer& from_target,
+Task<TunnelResult> run_tunnel(TunnelEnd client, boost::beast::flat_buffer& from_client,
+                              TunnelEnd target, boost::beast::flat_buffer& from_target,
                               std::string_view head, BufferPool& buffers, DeadlineList& deadlines,
                               config::Duration idle_timeout);
 

@@ -80,6 +80,9 @@ struct GatewayOptions {
   /// that asks for it here gets shorter checks. No config key reaches these.
   std::optional<std::chrono::milliseconds> health_check_interval;
   std::optional<std::chrono::milliseconds> health_check_timeout;
+  /// Test-only: the clock of slow start and draining (nullptr: steady_clock),
+  /// so that a test moves a ramp along without waiting for it.
+  std::chrono::steady_clock::time_point (*health_clock)() = nullptr;
 };
 
 /// Outcome of a configuration reload.

@@ -11,9 +11,13 @@
 /// - `TicketKeys`: session-ticket keys shared by every context of the process
 ///   (so a client resumes on any worker), rotated each period; the previous key
 ///   still decrypts for one period.
+/// - `SessionCache`: TLS 1.2 sessions by ID, shared by every context of a
+///   listener (so a client resumes by session ID on any worker), behind one
+///   mutex, bounded.
 /// - `ServerContext`: one SSL_CTX with a security policy's versions and ciphers,
-///   ALPN `http/1.1`, no 0-RTT, no renegotiation, a TLS 1.2 session cache, and the
-///   shared ticket keys. Build one per worker: OpenSSL 3 contends on locks
+///   ALPN `http/1.1`, no 0-RTT, no renegotiation, a TLS 1.2 session cache (its
+///   own, backed by the shared SessionCache when given), and the shared ticket
+///   keys. Build one per worker: OpenSSL 3 contends on locks
 ///   inside a shared SSL_CTX under many threads; certificates and ticket keys are
 ///   shared, nothing else is.
 ///
@@ -26,12 +30,14 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <span>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include <boost/asio/ssl/context.hpp>
@@ -112,11 +118,43 @@ class TicketKeys {
   std::int64_t rotated_at_ = 0;
 };
 
+/// TLS 1.2 session-ID resumption across workers. Each worker's SSL_CTX keeps
+/// its own internal cache (consulted first, no shared lock); every new session
+/// is also stored here (serialized, DER), and a worker that misses its own
+/// cache looks here. One mutex per listener: taken once per full TLS 1.2
+/// handshake (store) and once per resumption attempt that misses the worker's
+/// cache (lookup). That is a contention point at high TLS 1.2 handshake rates
+/// (the reason OpenSSL's own cache is per SSL_CTX and nginx shards its shared
+/// cache), accepted here because the critical sections are a hash-map insert
+/// or lookup and a copy of a few hundred bytes (the DER encoding and decoding
+/// happen outside the lock); tickets (TLS 1.3, and TLS 1.2 clients that take
+/// them) never touch it. Bounded: past `capacity` sessions the oldest go
+/// first; OpenSSL checks expiry on every session it gets back.
+/// Thread: any (internally locked).
+class SessionCache {
+ public:
+  explicit SessionCache(std::size_t capacity = 20480) : capacity_(capacity) {}
+  /// Stores `session` under its ID (a copy: the caller keeps its reference).
+  void put(SSL_SESSION* session);
+  /// A new SSL_SESSION (the caller owns the reference), or nullptr.
+  SSL_SESSION* get(const unsigned char* id, std::size_t length) const;
+  void remove(const unsigned char* id, std::size_t length);
+  std::size_t size() const;
+  std::size_t capacity() const { return capacity_; }
+
+ private:
+  mutable std::mutex mutex_;
+  std::size_t capacity_;
+  std::unordered_map<std::string, std::string> sessions_;  // ID → DER
+  std::deque<std::string> order_;  // IDs, oldest first (may name removed ones)
+};
+
 struct ServerOptions {
   SecurityPolicy policy;
   std::vector<std::shared_ptr<const Certificate>> certificates;  // the first is the default
   std::shared_ptr<TicketKeys> tickets;                            // null: no tickets
   std::size_t session_cache_size = 20480;                         // TLS 1.2 session IDs
+  std::shared_ptr<SessionCache> session_cache;  // shared by the listener's contexts; null: none
   /// Mutual TLS: client certificates required and verified against this PEM
   /// CA bundle (empty: no client certificates asked for).
   std::string trust_store;

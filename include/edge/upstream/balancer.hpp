@@ -79,16 +79,22 @@ class WeightedRandom final : public Balancer {
 };
 
 /// Least latency: the lowest peak-EWMA response time × (outstanding + 1) / weight
-/// (Finagle/linkerd "peak EWMA"). Targets with no sample yet score as the
-/// fastest known one, so a new target is tried. P2C above 16 candidates.
+/// (Finagle/linkerd "peak EWMA"). The EWMA decays with time since the target's
+/// last sample, toward the fastest known one (routing.hpp decayed_latency_us),
+/// so a target avoided for being slow is retried once its record is old.
+/// Targets with no sample yet score as the fastest known one, so a new target
+/// is tried. P2C above 16 candidates.
 class LeastLatency final : public Balancer {
  public:
-  explicit LeastLatency(std::uint64_t seed);
+  /// `now_us`: the steady clock in µs (tests inject their own).
+  using NowFn = std::int64_t (*)();
+  explicit LeastLatency(std::uint64_t seed, NowFn now_us = nullptr);
   Target* pick(std::span<Target* const> candidates, const ExcludeSet& exclude,
                RouteMask mask = RouteMask::any()) override;
 
  private:
   std::minstd_rand rng_;
+  NowFn now_us_;
 };
 
 std::unique_ptr<Balancer> make_balancer(config::Algorithm algorithm, std::uint64_t seed);

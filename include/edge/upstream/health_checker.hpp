@@ -7,9 +7,13 @@
 /// its own io_context (never a worker's), each target probed once per interval
 /// (± 10 % jitter) over a connection of its own (never a pooled one). HTTP
 /// probes send `GET <path>` and match the status line against the matcher; TCP
-/// probes only connect (HTTPS probes connect over TCP too until upstream TLS
-/// exists). Results go through TargetHealth (the pure state machine) and are
-/// published into the targets' atomics, which the workers read.
+/// probes only connect. HTTPS probes (the default for an HTTPS target group, as
+/// ALB) do a full TLS handshake first (SNI = the target's host name or the
+/// group's `tls.server_name`; verification as the group's `tls` says, off by
+/// default), with a client context of this thread's own: a failed handshake is
+/// a failed check (Target.FailedHealthChecks). Results go through TargetHealth
+/// (the pure state machine) and are published into the targets' atomics, which
+/// the workers read.
 ///
 /// The same thread also ends passive ejections (when the ejection time is over
 /// and, with checks enabled, a check passed after it), and ramps slow-start
@@ -29,12 +33,13 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
-#include <string_view>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <random>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -42,6 +47,10 @@
 #include "edge/core/types.hpp"
 #include "edge/upstream/target.hpp"
 #include "edge/upstream/target_health.hpp"
+
+namespace edge::tls {
+class ClientContext;
+}
 
 namespace edge::upstream {
 
@@ -53,6 +62,9 @@ struct HealthCheckerOptions {
   std::optional<config::Duration> timeout_override;
   /// Period of the tick that ends ejections and ramps slow start.
   config::Duration tick = std::chrono::milliseconds(100);
+  /// Test-only: the clock of slow start and draining (nullptr: steady_clock).
+  /// Probe timing stays on the real clock. Called on the checker thread.
+  std::chrono::steady_clock::time_point (*now)() = nullptr;
 };
 
 /// One target of a registration request.
@@ -135,10 +147,13 @@ class HealthChecker {
     TargetHealth health;
     StatusMatcher matcher;
     asio::ip::tcp::endpoint probe_endpoint;
-    std::string request;  // the HTTP probe request; empty = TCP probe
+    std::string request;  // the HTTP(S) probe request; empty = TCP probe
     std::chrono::milliseconds interval{};
     std::chrono::milliseconds timeout{};
     std::uint64_t generation = 0;  // a probe loop stops when it changes
+    bool https = false;                       // HTTPS probes: through `tls`
+    std::shared_ptr<tls::ClientContext> tls;  // the group's (null: could not be built)
+    std::string tls_host;                     // the target's host (SNI unless an IP address)
   };
   struct ProbeResult {
     bool ok = false;
@@ -154,7 +169,12 @@ class HealthChecker {
   void publish(Entry& e);
   void tick();
   std::chrono::milliseconds jittered(std::chrono::milliseconds d);
+  /// The clock of slow start and draining (HealthCheckerOptions::now).
+  std::chrono::steady_clock::time_point now() const;
   Entry& entry_for(TargetGroup& g, Target& t);
+  /// The client context of `g`'s HTTPS checks, built on first use (null and
+  /// logged when it cannot be).
+  std::shared_ptr<tls::ClientContext> tls_for(const TargetGroup& g);
   /// (Re)computes an entry's probe settings from its group's current config.
   void configure_entry(Entry& e);
   void finish_drain(Entry& e);
@@ -169,6 +189,9 @@ class HealthChecker {
   std::vector<std::unique_ptr<Entry>> entries_;
   mutable std::mutex groups_mu_;  // guards groups_ (written on the checker thread)
   std::vector<TargetGroup*> groups_;
+  /// Per group with HTTPS checks: the client context of its probes (checker
+  /// thread; built again when a reload keeps the group).
+  std::map<const TargetGroup*, std::shared_ptr<tls::ClientContext>> tls_;
   HealthCheckerOptions options_;
   std::mt19937_64 rng_{0x5eed};
   std::atomic<std::uint64_t> checks_done_{0};

@@ -24,8 +24,30 @@ Target* pick_routable(Balancer& balancer, const TargetGroup& group,
 
 /// A response head came back from `target` (status, time since the request was
 /// sent). Resets or advances the consecutive-5xx count; may eject the target.
+/// Feeds the latency into the target's peak EWMA (observe_latency, now).
 void report_response(const TargetGroup& group, Target& target, int status,
                      std::chrono::nanoseconds latency);
+
+/// Time constant of the peak-EWMA latency (Finagle's and linkerd's default):
+/// a sample Δt after the previous one weighs 1 - exp(-Δt/τ), so the average
+/// follows the last τ of traffic whatever the request rate, and a target that
+/// got no sample for a while is trusted less (least_latency decays it).
+inline constexpr std::chrono::seconds kLatencyDecayTime{10};
+
+/// Peak EWMA (Finagle's PeakEwma): a sample above the average is taken at once;
+/// below, average × w + sample × (1 - w) with w = exp(-Δt / kLatencyDecayTime),
+/// Δt since the previous sample. `now_us` is steady_us() (tests inject it).
+/// Racing workers may lose an update: harmless for a signal.
+void observe_latency(Target& target, std::chrono::nanoseconds latency, std::int64_t now_us);
+
+/// The latency least_latency scores `target` with at `now_us`: its EWMA decayed
+/// toward `floor_us` (the fastest known target of the pick) with the time since
+/// its last sample, w = exp(-Δt / kLatencyDecayTime). Not toward 0, as Finagle's:
+/// an idle slow target must be retried eventually (after a few τ it scores as
+/// the fastest, and the outstanding count spreads the load), but never scored
+/// below the fastest real one, which with a full scan would send every request
+/// to it until its first response came back. `floor_us` when it has no sample.
+double decayed_latency_us(const Target& target, std::uint32_t floor_us, std::int64_t now_us);
 
 /// The gateway could not talk to `target`: connect refused or timed out, reset,
 /// timeout waiting for the response. May eject the target.
@@ -37,5 +59,7 @@ bool eject(const TargetGroup& group, Target& target);
 
 /// steady_clock in milliseconds (the clock of Target::ejected_until_ms).
 std::int64_t steady_ms();
+/// steady_clock in microseconds (the clock of Target::latency_stamp_us).
+std::int64_t steady_us();
 
 }  // namespace edge::upstream

@@ -49,8 +49,10 @@ struct alignas(64) Target {
   std::atomic<std::uint32_t> consecutive_5xx{0};
   std::atomic<std::uint32_t> consecutive_gateway_errors{0};
   /// Peak-EWMA of the response time (request sent → response head), µs; 0 = no
-  /// sample yet. least_latency reads it.
+  /// sample yet; as of `latency_stamp_us` (steady_us() of the last sample).
+  /// least_latency reads both and decays the value with the time since.
   std::atomic<std::uint32_t> latency_ewma_us{0};
+  std::atomic<std::int64_t> latency_stamp_us{0};
   /// Gateway-side failures (connect refused/timeout, reset): TargetConnectionErrorCount.
   std::atomic<std::uint64_t> connection_errors{0};
 

@@ -922,13 +922,31 @@ TEST(LoaderHealth, DefaultsAreAlbs) {
   const LoadResult r = load(with_group(""));
   ASSERT_TRUE(r.ok()) << dump(r);
   const auto& g = r.config.target_groups.at(0);
-  EXPECT_EQ(g.health_check.protocol, HealthCheckProtocol::http);
+  EXPECT_FALSE(g.health_check.protocol.has_value());  // the group's protocol
+  EXPECT_EQ(effective_health_check_protocol(g), HealthCheckProtocol::http);
   EXPECT_EQ(g.unhealthy_state_routing.minimum_healthy_targets, 1);
   EXPECT_TRUE(g.outlier_detection.enabled);
   EXPECT_EQ(g.outlier_detection.consecutive_5xx, 5);
   EXPECT_EQ(g.outlier_detection.consecutive_gateway_failure, 5);
   EXPECT_EQ(g.outlier_detection.base_ejection_time, std::chrono::seconds(30));
   EXPECT_EQ(g.outlier_detection.max_ejection_percent, 50);
+}
+
+TEST(LoaderHealth, ProtocolDefaultsToTheGroupsProtocol) {
+  // ALB: an HTTPS target group is health-checked over HTTPS unless told otherwise.
+  const LoadResult r = load(with_group("    protocol: HTTPS\n"));
+  ASSERT_TRUE(r.ok()) << dump(r);
+  EXPECT_EQ(effective_health_check_protocol(r.config.target_groups.at(0)),
+            HealthCheckProtocol::https);
+  const LoadResult h =
+      load(with_group("    protocol: HTTPS\n    health_check: { protocol: HTTP }\n"));
+  ASSERT_TRUE(h.ok()) << dump(h);
+  EXPECT_EQ(effective_health_check_protocol(h.config.target_groups.at(0)),
+            HealthCheckProtocol::http);
+  const LoadResult t = load(with_group("    health_check: { protocol: HTTPS }\n"));
+  ASSERT_TRUE(t.ok()) << dump(t);
+  EXPECT_EQ(effective_health_check_protocol(t.config.target_groups.at(0)),
+            HealthCheckProtocol::https);
 }
 
 TEST(LoaderHealth, OutOfRangeAndUnknownKeysNameLineAndColumn) {

@@ -97,6 +97,7 @@ class TlsTest : public ::testing::Test {
     std::string ciphers{};
     std::string sigalgs{};
     SSL_SESSION* session = nullptr;
+    bool no_tickets = false;  // SSL_OP_NO_TICKET: TLS 1.2 resumes by session ID only
   };
   struct Result {
     bool ok = false;
@@ -137,6 +138,7 @@ class TlsTest : public ::testing::Test {
     if (!c.ciphers.empty()) SSL_CTX_set_cipher_list(ctx, c.ciphers.c_str());
     if (!c.sigalgs.empty()) SSL_CTX_set1_sigalgs_list(ctx, c.sigalgs.c_str());
     SSL_CTX_set_security_level(ctx, 0);
+    if (c.no_tickets) SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
     tcp::socket s(ioc);
     s.connect(acceptor.local_endpoint());
     {
@@ -303,6 +305,80 @@ TEST_F(TlsTest, TicketsResumeOnAnyWorkerUntilTheKeyIsRetired) {
     ASSERT_TRUE(after_two.ok);
     EXPECT_FALSE(after_two.reused) << version;
   }
+}
+
+// TLS 1.2 without tickets: the session ID is looked up in the server's cache.
+TEST_F(TlsTest, SessionIdResumesFromTheCache) {
+  ServerContext worker(options("ELBSecurityPolicy-TLS13-1-2-2021-06"));
+  const Client full{.max_version = TLS1_2_VERSION, .no_tickets = true};
+  auto first = handshake(worker, full);
+  ASSERT_TRUE(first.ok) << first.error;
+  EXPECT_FALSE(first.reused);
+  auto again = handshake(worker, {.max_version = TLS1_2_VERSION,
+                                  .session = first.session.get(), .no_tickets = true});
+  ASSERT_TRUE(again.ok) << again.error;
+  EXPECT_TRUE(again.reused);
+}
+
+// With a SessionCache shared by the contexts (as the gateway does per
+// listener), a session ID made on one worker resumes on another.
+TEST_F(TlsTest, SharedSessionCacheResumesSessionIdsOnAnyWorker) {
+  auto shared = std::make_shared<SessionCache>(16);
+  auto with_cache = [&](std::shared_ptr<SessionCache> cache) {
+    auto o = options("ELBSecurityPolicy-TLS13-1-2-2021-06");
+    o.session_cache = std::move(cache);
+    return o;
+  };
+  ServerContext worker_a(with_cache(shared));
+  ServerContext worker_b(with_cache(shared));
+  ServerContext alone(options("ELBSecurityPolicy-TLS13-1-2-2021-06"));
+  auto first = handshake(worker_a, {.max_version = TLS1_2_VERSION, .no_tickets = true});
+  ASSERT_TRUE(first.ok) << first.error;
+  EXPECT_FALSE(first.reused);
+  EXPECT_EQ(shared->size(), 1U);
+  auto other = handshake(worker_b, {.max_version = TLS1_2_VERSION,
+                                    .session = first.session.get(), .no_tickets = true});
+  ASSERT_TRUE(other.ok) << other.error;
+  EXPECT_TRUE(other.reused);  // found in the shared cache
+  // A context without the shared cache (each worker on its own): a full handshake.
+  auto lone = handshake(alone, {.max_version = TLS1_2_VERSION,
+                                .session = first.session.get(), .no_tickets = true});
+  ASSERT_TRUE(lone.ok) << lone.error;
+  EXPECT_FALSE(lone.reused);
+  // A context going away (a reload) leaves the shared sessions in place.
+  {
+    ServerContext short_lived(with_cache(shared));
+    EXPECT_TRUE(handshake(short_lived, {.max_version = TLS1_2_VERSION,
+                                        .session = first.session.get(), .no_tickets = true})
+                    .reused);
+  }
+  EXPECT_GE(shared->size(), 1U);
+  EXPECT_TRUE(handshake(worker_b, {.max_version = TLS1_2_VERSION,
+                                   .session = first.session.get(), .no_tickets = true})
+                  .reused);
+}
+
+TEST_F(TlsTest, SharedSessionCacheIsBoundedOldestFirst) {
+  auto shared = std::make_shared<SessionCache>(2);
+  auto o = options("ELBSecurityPolicy-TLS13-1-2-2021-06");
+  o.session_cache = shared;
+  ServerContext worker_a(o);
+  ServerContext worker_b(o);
+  const Client full{.max_version = TLS1_2_VERSION, .no_tickets = true};
+  std::vector<std::shared_ptr<SSL_SESSION>> sessions;
+  for (int i = 0; i < 3; ++i) {
+    auto r = handshake(worker_a, full);
+    ASSERT_TRUE(r.ok) << r.error;
+    sessions.push_back(r.session);
+  }
+  EXPECT_EQ(shared->size(), 2U);
+  EXPECT_TRUE(handshake(worker_b, {.max_version = TLS1_2_VERSION,
+                                   .session = sessions[2].get(), .no_tickets = true})
+                  .reused);
+  EXPECT_FALSE(handshake(worker_b, {.max_version = TLS1_2_VERSION,
+                                    .session = sessions[0].get(), .no_tickets = true})
+                   .reused);  // the oldest went first
+  EXPECT_EQ(shared->size(), 2U);
 }
 
 TEST(TlsTicketKeys, RotationFollowsThePeriod) {

@@ -5,10 +5,16 @@
 #include <vector>
 
 #include "edge/upstream/balancer.hpp"
+#include "edge/upstream/routing.hpp"
 #include "edge/upstream/target.hpp"
 
 namespace edge::upstream {
 namespace {
+
+/// The clock least_latency reads in these tests (µs; the targets' latency
+/// stamps are 0, so at 0 nothing has decayed).
+std::int64_t g_now_us = 0;
+std::int64_t test_now() { return g_now_us; }
 
 struct Pool {
   std::vector<std::unique_ptr<Target>> owned;
@@ -86,7 +92,7 @@ TEST(LeastLatency, PrefersTheFasterTarget) {
   pool[0].latency_ewma_us.store(5000);
   pool[1].latency_ewma_us.store(1000);
   pool[2].latency_ewma_us.store(5000);
-  LeastLatency ll(3);
+  LeastLatency ll(3, test_now);
   const auto c = count_picks(ll, pool, 100);
   EXPECT_EQ(c[1], 100);
 }
@@ -96,7 +102,7 @@ TEST(LeastLatency, OutstandingRequestsRaiseTheCost) {
   pool[0].latency_ewma_us.store(1000);  // fast but busy: 1000 × 6
   pool[0].outstanding.store(5);
   pool[1].latency_ewma_us.store(3000);  // slower, idle: 3000 × 1
-  LeastLatency ll(3);
+  LeastLatency ll(3, test_now);
   EXPECT_EQ(ll.pick(pool.span(), {}), &pool[1]);
   pool[0].outstanding.store(1);  // 1000 × 2 < 3000
   EXPECT_EQ(ll.pick(pool.span(), {}), &pool[0]);
@@ -105,7 +111,7 @@ TEST(LeastLatency, OutstandingRequestsRaiseTheCost) {
 TEST(LeastLatency, UnmeasuredTargetScoresAsTheFastest) {
   Pool pool({1, 1});
   pool[0].latency_ewma_us.store(2000);
-  LeastLatency ll(9);
+  LeastLatency ll(9, test_now);
   const auto c = count_picks(ll, pool, 200);
   // Ties with the fastest known one: both are picked.
   EXPECT_GT(c[0], 40);
@@ -116,9 +122,42 @@ TEST(LeastLatency, SlowTargetGetsAFractionUnderLoad) {
   Pool pool({1, 1, 1, 1});
   for (int i = 0; i < 4; ++i) pool[i].latency_ewma_us.store(1000);
   pool[3].latency_ewma_us.store(5000);
-  LeastLatency ll(5);
+  LeastLatency ll(5, test_now);
   const auto c = loaded_picks(ll, pool, 20000);
   EXPECT_LT(c[3], c[0] / 2);
+}
+
+TEST(LeastLatency, AnIdleSlowTargetIsRetriedOnceItsRecordIsOld) {
+  constexpr std::int64_t kTau = std::chrono::microseconds(kLatencyDecayTime).count();
+  Pool pool({1, 1});
+  pool[0].latency_ewma_us.store(1000);   // fast, three requests in flight: 1000 × 4
+  pool[0].outstanding.store(3);
+  pool[1].latency_ewma_us.store(50000);  // slow and idle: 50000 × 1
+  LeastLatency ll(4, test_now);
+  g_now_us = 0;
+  EXPECT_EQ(count_picks(ll, pool, 50)[0], 50);
+  g_now_us = kTau;  // 1000 + 49000 / e ≈ 19000: still too slow
+  EXPECT_EQ(count_picks(ll, pool, 50)[0], 50);
+  g_now_us = 3 * kTau;  // 1000 + 49000 / e³ ≈ 3440 < 4000: retried
+  EXPECT_EQ(count_picks(ll, pool, 50)[1], 50);
+  g_now_us = 0;
+}
+
+TEST(LeastLatency, DecayStopsAtTheFastestKnownLatency) {
+  Pool pool({1, 1});
+  pool[0].latency_ewma_us.store(1000);
+  pool[1].latency_ewma_us.store(50000);
+  EXPECT_DOUBLE_EQ(decayed_latency_us(pool[1], 1000, 0), 50000.0);
+  const std::int64_t long_after = 1000 * std::chrono::microseconds(kLatencyDecayTime).count();
+  EXPECT_DOUBLE_EQ(decayed_latency_us(pool[1], 1000, long_after), 1000.0);  // not below
+  EXPECT_DOUBLE_EQ(decayed_latency_us(pool[0], 1000, long_after), 1000.0);
+  // Long idle, equal load: the two tie and share the picks.
+  LeastLatency ll(6, test_now);
+  g_now_us = long_after;
+  const auto c = count_picks(ll, pool, 400);
+  g_now_us = 0;
+  EXPECT_GT(c[0], 100);
+  EXPECT_GT(c[1], 100);
 }
 
 TEST(LeastLatency, ManyCandidatesUsePowerOfTwo) {
@@ -126,7 +165,7 @@ TEST(LeastLatency, ManyCandidatesUsePowerOfTwo) {
   Pool pool(w);
   for (auto& t : pool.owned) t->latency_ewma_us.store(1000);
   pool[17].latency_ewma_us.store(100000);
-  LeastLatency ll(11);
+  LeastLatency ll(11, test_now);
   const auto c = count_picks(ll, pool, 10000);
   int others = 0;
   for (std::size_t i = 0; i < c.size(); ++i)

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cmath>
 #include <vector>
 
 namespace edge::upstream {
@@ -169,14 +170,36 @@ TEST(Routing, DisabledOutlierDetectionNeverEjects) {
   EXPECT_FALSE(TargetStatus::ejected(f.t(0).load_status()));
 }
 
-TEST(Routing, PeakEwmaTakesPeaksAtOnceAndDecaysSlowly) {
+TEST(Routing, PeakEwmaTakesPeaksAtOnceAndDecaysWithTime) {
+  constexpr std::int64_t kTau = std::chrono::microseconds(kLatencyDecayTime).count();
   Fixture f(group_config(1));
-  report_response(f.group, f.t(0), 200, 1000us);
-  EXPECT_EQ(f.t(0).latency_ewma_us.load(), 1000U);
-  report_response(f.group, f.t(0), 200, 9000us);
-  EXPECT_EQ(f.t(0).latency_ewma_us.load(), 9000U);
-  report_response(f.group, f.t(0), 200, 1000us);
-  EXPECT_EQ(f.t(0).latency_ewma_us.load(), 8000U);
+  Target& t = f.t(0);
+  observe_latency(t, 1000us, 0);
+  EXPECT_EQ(t.latency_ewma_us.load(), 1000U);
+  EXPECT_EQ(t.latency_stamp_us.load(), 0);
+  observe_latency(t, 9000us, 10);  // a peak: taken at once
+  EXPECT_EQ(t.latency_ewma_us.load(), 9000U);
+  // Fast samples in quick succession barely move it: the weight is time, not count.
+  for (int i = 0; i < 100; ++i) observe_latency(t, 1000us, 10 + i);
+  EXPECT_GT(t.latency_ewma_us.load(), 8900U);
+  // One τ later, a fast sample takes 1 - 1/e of the way: 9000/e + 1000(1 - 1/e).
+  const std::uint32_t before = t.latency_ewma_us.load();
+  observe_latency(t, 1000us, 109 + kTau);
+  const double w = std::exp(-1.0);
+  EXPECT_NEAR(t.latency_ewma_us.load(), before * w + 1000 * (1 - w), 2.0);
+  EXPECT_EQ(t.latency_stamp_us.load(), 109 + kTau);
+  // Long after, the old average is forgotten.
+  observe_latency(t, 1000us, 109 + 50 * kTau);
+  EXPECT_EQ(t.latency_ewma_us.load(), 1000U);
+}
+
+TEST(Routing, ReportedResponsesFeedTheEwmaWithTheSteadyClock) {
+  Fixture f(group_config(1));
+  const std::int64_t before = steady_us();
+  report_response(f.group, f.t(0), 200, 1500us);
+  EXPECT_EQ(f.t(0).latency_ewma_us.load(), 1500U);
+  EXPECT_GE(f.t(0).latency_stamp_us.load(), before);
+  EXPECT_LE(f.t(0).latency_stamp_us.load(), steady_us());
 }
 
 }  // namespace
