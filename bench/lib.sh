@@ -181,3 +181,23 @@ origin_requests() {
   done
   echo "$total"
 }
+
+# parse_wrk FILE -> "requests req_per_s p50_us p99_us errors" from `wrk --latency`.
+parse_wrk() {
+  awk '
+    function us(v) {
+      if (v ~ /us$/) return v + 0
+      if (v ~ /ms$/) return (v + 0) * 1000
+      if (v ~ /m$/) return (v + 0) * 60e6
+      if (v ~ /s$/) return (v + 0) * 1e6
+      return v + 0
+    }
+    $1 == "50%" { p50 = us($2) }
+    $1 == "99%" { p99 = us($2) }
+    $2 == "requests" && $3 == "in" { reqs = $1 }
+    $1 == "Requests/sec:" { rps = $2 }
+    /Non-2xx or 3xx responses:/ { errors += $NF }
+    /Socket errors:/ { gsub(/,/, ""); errors += $4 + $6 + $8 + $10 }
+    END { printf "%d %.2f %.1f %.1f %d\n", reqs, rps, p50, p99, errors }
+  ' "$1"
+}
