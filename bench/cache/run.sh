@@ -285,7 +285,8 @@ measure() {
   curl -s -o /dev/null -D "$heads" --max-time 5 "$url" || true
   after="$(origin_requests "${origin_ports[@]}")"
   if ! served_from_cache "$name" "$heads"; then
-    fail_run "$size" "$name" "serves no hits: no $(hit_sign "$name") in its answer after the warm-up (headers in $heads)"
+    log "$name: the answer's headers are in $heads"
+    fail_run "$size" "$name" "serves no hits: no $(hit_sign "$name") in its answer after the warm-up"
     return
   fi
   if ((after - before - ${#origin_ports[@]} > 0)); then
