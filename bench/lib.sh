@@ -1,3 +1,5 @@
+# shellcheck shell=bash
+# shellcheck disable=SC2154  # nginx_bin, edged_bin, origin_bin, tmp, ...: set by the including script
 # Helpers shared by the side-by-side scripts (bench/e2e, bench/tls, bench/cache).
 # Sourced, not run. The including script sets `bench_tag` (log prefix) and, for
 # nginx_temp_paths, `nginx_bin`.

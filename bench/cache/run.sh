@@ -63,7 +63,7 @@ done
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 bench_tag=cache
-# shellcheck source=../lib.sh
+# shellcheck source=bench/lib.sh
 . "$root/bench/lib.sh"
 
 read -ra proxies <<<"${PROXIES:-edged varnish nginx}"

@@ -59,7 +59,7 @@ done
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 bench_tag=e2e
-# shellcheck source=../lib.sh
+# shellcheck source=bench/lib.sh
 . "$root/bench/lib.sh"
 read -ra proxies <<<"${PROXIES:-edged nginx haproxy}"
 read -ra sizes <<<"${SIZES:-1KiB 64KiB}"

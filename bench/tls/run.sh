@@ -67,7 +67,7 @@ done
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 bench_tag=tls
-# shellcheck source=../lib.sh
+# shellcheck source=bench/lib.sh
 . "$root/bench/lib.sh"
 
 read -ra proxies <<<"${PROXIES:-edged nginx haproxy}"
