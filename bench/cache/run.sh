@@ -163,6 +163,7 @@ write_config() {
         echo "  access_log off;"
         echo "  keepalive_requests 1000000;"
         echo "  $(nginx_temp_paths "$dir/temp")"
+        echo "  sendfile on;"
         echo "  proxy_cache_path $dir/cache levels=1:2 keys_zone=bench:10m max_size=256m inactive=1d use_temp_path=off;"
         echo "  upstream origins {"
         for port in "${origin_ports[@]}"; do echo "    server 127.0.0.1:$port;"; done
