@@ -128,7 +128,8 @@ std::string LoadOptions::validate() const {
   if (!body.empty() && !body_file.empty()) return "give --body or --body-file, not both";
   if (!target_header.empty() && !valid_token(target_header)) return "bad --target-header name";
   if (path.empty() || path.front() != '/' || has_ctl(path)) return "--path must start with /";
-  if (!tls_max.empty() && tls_max != "1.2" && tls_max != "1.3") return "--tls-max must be 1.2 or 1.3";
+  if (!tls_max.empty() && tls_max != "1.2" && tls_max != "1.3")
+    return "--tls-max must be 1.2 or 1.3";
   return {};
 }
 

@@ -165,8 +165,8 @@ std::string format_json(const LoadResult& r) {
   o["bytes_read"] = s.bytes_read;
   o["connects"] = s.connects;
   o["tls_resume"] = r.options.tls_resume;
-  o["handshakes"] = boost::json::object{{"full", s.handshakes_full},
-                                        {"resumed", s.handshakes_resumed}};
+  o["handshakes"] =
+      boost::json::object{{"full", s.handshakes_full}, {"resumed", s.handshakes_resumed}};
   o["latency_ns"] = latency_json(s.latency);
   o["service_time_ns"] = latency_json(s.service_time);
   boost::json::object status;

@@ -550,8 +550,7 @@ LoadResult LoadRunner::run(const std::function<void(const Progress&)>& on_progre
     if (!o.tls_tickets) SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
     if (o.tls_resume) {
       // Sessions live in their connections, not in the context's cache.
-      SSL_CTX_set_session_cache_mode(ctx,
-                                     SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+      SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
       SSL_CTX_sess_set_new_cb(ctx, on_new_session);
     }
   }

@@ -203,8 +203,8 @@ void expect_resumed(const load::LoadResult& r, const TlsServer& server) {
 
 TEST(EdgeloadTlsTest, ResumesTls13SessionsFromTickets) {
   TlsServer server;
-  const auto r = run_https(server.port(), false, false,
-                           [](load::LoadOptions& o) { o.tls_resume = true; });
+  const auto r =
+      run_https(server.port(), false, false, [](load::LoadOptions& o) { o.tls_resume = true; });
   expect_resumed(r, server);
   EXPECT_EQ(server.tls12(), 0u);
 }
@@ -232,8 +232,8 @@ TEST(EdgeloadTlsTest, ResumesTls12SessionsBySessionId) {
 
 TEST(EdgeloadTlsTest, ServerThatDoesNotResumeGetsFullHandshakes) {
   TlsServer server(false);
-  const auto tls13 = run_https(server.port(), false, false,
-                               [](load::LoadOptions& o) { o.tls_resume = true; });
+  const auto tls13 =
+      run_https(server.port(), false, false, [](load::LoadOptions& o) { o.tls_resume = true; });
   const auto tls12 = run_https(server.port(), false, false, [](load::LoadOptions& o) {
     o.tls_resume = true;
     o.tls_max = "1.2";
@@ -251,8 +251,8 @@ TEST(EdgeloadTlsTest, ServerThatDoesNotResumeGetsFullHandshakes) {
 
 TEST(EdgeloadTlsTest, KeepAliveHandshakesOncePerConnection) {
   TlsServer server;
-  const auto r = run_https(server.port(), true, false,
-                           [](load::LoadOptions& o) { o.tls_resume = true; });
+  const auto r =
+      run_https(server.port(), true, false, [](load::LoadOptions& o) { o.tls_resume = true; });
   ASSERT_TRUE(r.ok()) << r.error;
   EXPECT_EQ(r.stats.status[200], 20u);
   EXPECT_EQ(r.stats.handshakes_full, 2u);
