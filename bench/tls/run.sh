@@ -308,14 +308,21 @@ start_proxy() {
   proxy_pid=$!
 }
 
-# server_key_bits: the size of the key the proxy presents ("256", "2048").
-server_key_bits() {
-  openssl s_client -connect "127.0.0.1:$proxy_port" -servername localhost </dev/null 2>/dev/null |
-    sed -nE 's/^Server public key is ([0-9]+) bit.*/\1/p'
+# server_tls: "KEY_BITS PROTOCOL CIPHER GROUP" of a handshake with the proxy
+# (openssl s_client, limited to TLS_MAX like edgeload).
+server_tls() {
+  local -a limit=()
+  [[ "$tls_max" == 1.2 ]] && limit=(-tls1_2)
+  openssl s_client -connect "127.0.0.1:$proxy_port" -servername localhost "${limit[@]}" \
+    </dev/null 2>/dev/null | awk '
+      /^Server public key is/ { bits = $5 }
+      /^New, / { sub(/,$/, "", $2); proto = $2; cipher = $NF }
+      /^Server Temp Key:/ { sub(/,$/, "", $4); group = $4 }
+      END { printf "%s %s %s %s\n", bits, proto, cipher, group }'
 }
 
 # ---- one measured run ------------------------------------------------------------
-results="$tmp/tls.tsv" # case workers proxy round rate p50_us p99_us cpu_us full resumed failures
+results="$tmp/tls.tsv" # case workers proxy round rate p50_us p99_us cpu_us full resumed failures protocol cipher
 : >"$results"
 failed_runs=0
 
@@ -335,8 +342,8 @@ measure() {
     failed_runs=$((failed_runs + 1))
     return
   fi
-  local bits
-  bits="$(server_key_bits)"
+  local bits proto cipher group
+  read -r bits proto cipher group < <(server_tls)
   if [[ "$bits" != "$(case_key_bits "$c")" ]]; then
     log "$name presents a ${bits:-?}-bit key, not the $cert certificate's $(case_key_bits "$c")"
     stop_tree "$proxy_pid"
@@ -384,8 +391,9 @@ measure() {
   fi
   cpu="$(cpu_us_per $((t1 - t0)) "$reqs")"
   ((failures == 0)) || log "$name: $failures failures (errors or status >= 400) in this run"
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$c" "$w" "$name" "$round" "$rps" \
-    "$((p50 / 1000))" "$((p99 / 1000))" "$cpu" "$full" "$resumed" "$failures" >>"$results"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$c" "$w" "$name" "$round" "$rps" \
+    "$((p50 / 1000))" "$((p99 / 1000))" "$cpu" "$full" "$resumed" "$failures" "${proto:-?}" "${cipher:-?} ${group:-?}" \
+    >>"$results"
   log "$(printf '%-10s %s worker(s) %-7s round %s: %8.0f %-12s p50 %6d us  p99 %7d us  %7.2f CPU us each  handshakes %d full / %d resumed' \
     "$c" "$w" "$name" "$round" "$rps" "$(case_unit "$c")" "$((p50 / 1000))" "$((p99 / 1000))" "$cpu" "$full" "$resumed")"
 }
@@ -483,11 +491,11 @@ report="$tmp/report.md"
   echo
   echo "### Every run"
   echo
-  echo "| case | workers | proxy | round | rate | p50 ms | p99 ms | CPU µs | handshakes full | resumed | failures |"
-  echo "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+  echo "| case | workers | proxy | round | rate | p50 ms | p99 ms | CPU µs | handshakes full | resumed | failures | negotiated (openssl s_client) |"
+  echo "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"
   awk -F'\t' '{ name = ($3 == "haproxy") ? "HAProxy" : $3
-    printf "| %s | %s | %s | %s | %.0f | %.2f | %.2f | %.2f | %d | %d | %d |\n",
-      $1, $2, name, $4, $5, $6 / 1000, $7 / 1000, $8, $9, $10, $11 }' "$results"
+    printf "| %s | %s | %s | %s | %.0f | %.2f | %.2f | %.2f | %d | %d | %d | %s %s |\n",
+      $1, $2, name, $4, $5, $6 / 1000, $7 / 1000, $8, $9, $10, $11, $12, $13 }' "$results"
   if ((failed_runs > 0)); then
     echo
     echo "**$failed_runs run(s) failed; see the log above.**"
