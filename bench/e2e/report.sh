@@ -2,18 +2,24 @@
 # The benchmark report in one command: edged, nginx, HAProxy and Varnish side by
 # side (bench/e2e/run.sh, alternating rounds, the same origins), closed loop with
 # wrk and open loop with edgeload at 20/50/80 % of the best peer's closed-loop
-# throughput, for 1 KiB and 64 KiB proxied responses. Writes bench/RESULTS.md
-# (machine, versions, commands, tables, ratios, CPU µs per request) and PNG plots
-# of the open-loop latency percentiles per proxy (bench/results/*.png, gnuplot).
+# throughput, for 1 KiB and 64 KiB proxied responses; then cache hits (edged,
+# Varnish, nginx proxy_cache: bench/cache/run.sh, 1 KiB and 64 KiB objects) and
+# HTTPS keep-alive (edged, nginx, HAProxy: bench/tls/run.sh, 1 KiB responses).
+# Writes bench/RESULTS.md (machine, versions, commands, tables, ratios, CPU µs
+# per request) and PNG plots of the open-loop latency percentiles per proxy
+# (bench/results/*.png, gnuplot).
 #
 #   bench/e2e/report.sh [--out FILE] [--plots DIR]
 #
 # Environment: as bench/e2e/run.sh, with these defaults: PROXIES="edged nginx
-# haproxy varnish" RATES="20 50 80" SIZES="1KiB 64KiB" ROUNDS=3 DURATION=10s.
-# The report records the load average at the start and the end of the run.
+# haproxy varnish" RATES="20 50 80" SIZES="1KiB 64KiB" ROUNDS=3 DURATION=10s;
+# CACHE_PROXIES ["edged varnish nginx"], CACHE_SIZES ["1KiB 64KiB"], TLS_PROXIES
+# ["edged nginx haproxy"] for the two other cases (ROUNDS, DURATION, WORKERS,
+# CONNECTIONS, SKIP_BUILD apply to all). The report records the load average at
+# the start and the end of the run.
 set -euo pipefail
 
-usage() { sed -n '2,14s/^# \{0,1\}//p' "$0"; }
+usage() { sed -n '2,20s/^# \{0,1\}//p' "$0"; }
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 out="$root/bench/RESULTS.md"
 plots="$root/bench/results"
@@ -41,6 +47,15 @@ load_start="$(cut -d' ' -f1-3 /proc/loadavg)"
 started="$(date -u '+%Y-%m-%d %H:%M UTC')"
 rc=0
 "$root/bench/e2e/run.sh" --data "$data" --out "$data/run.md" || rc=$?
+cache_proxies="${CACHE_PROXIES:-edged varnish nginx}"
+cache_sizes="${CACHE_SIZES:-1KiB 64KiB}"
+tls_proxies="${TLS_PROXIES:-edged nginx haproxy}"
+# A failed case (e.g. a proxy that serves no cache hits) is reported in its table;
+# the others still run.
+PROXIES="$cache_proxies" SIZES="$cache_sizes" "$root/bench/cache/run.sh" \
+  --out "$data/cache.md" >/dev/null || rc=$?
+PROXIES="$tls_proxies" CASES=keepalive WORKERS_LIST="${WORKERS:-2}" SIZE=1KiB \
+  "$root/bench/tls/run.sh" --out "$data/tls.md" >/dev/null || rc=$?
 load_end="$(cut -d' ' -f1-3 /proc/loadavg)"
 
 # ---- plots: one PNG per size and rate, latency percentiles per proxy -----------------
@@ -102,7 +117,7 @@ shared_note="The machine was shared with other work during the run (load average
   echo "- load generators: $(wrk -v 2>&1 | head -n 1 | cut -d' ' -f1-2) (closed loop), edgeload from this tree (open loop)"
   echo "- command: \`PROXIES=\"$PROXIES\" RATES=\"$RATES\" SIZES=\"$SIZES\" ROUNDS=$ROUNDS DURATION=$DURATION bench/e2e/report.sh\`"
   echo
-  echo "Cases not measured yet: **cache hit** (edged has no cache yet; nginx \`proxy_cache\`, Varnish and HAProxy's cache would be measured against it) and **HTTPS keep-alive** (edged has no TLS listener yet). They are pending until edged has both."
+  echo "Cases: proxied responses of $SIZES (closed and open loop; \`bench/e2e/run.sh\`), cache hits on objects of $cache_sizes (\`bench/cache/run.sh\`) and HTTPS keep-alive with 1KiB responses (\`bench/tls/run.sh\`), in that order below."
   echo
   if ((${#pngs[@]} > 0)); then
     echo "Open-loop latency percentiles per proxy (median of rounds; log scale):"
@@ -114,6 +129,14 @@ shared_note="The machine was shared with other work during the run (load average
     echo
   fi
   cat "$data/run.md"
+  for part in cache tls; do
+    echo
+    if [[ -s "$data/$part.md" ]]; then
+      cat "$data/$part.md"
+    else
+      echo "## $part: no report (bench/$part/run.sh failed before its report; see its log)"
+    fi
+  done
 } >"$out"
 echo "report.sh: wrote $out and ${#pngs[@]} plot(s) in $plots" >&2
 exit "$rc"

@@ -58,6 +58,9 @@ while (($#)); do
 done
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+bench_tag=e2e
+# shellcheck source=bench/lib.sh
+. "$root/bench/lib.sh"
 read -ra proxies <<<"${PROXIES:-edged nginx haproxy}"
 read -ra sizes <<<"${SIZES:-1KiB 64KiB}"
 read -ra origin_ports <<<"${ORIGIN_PORTS:-18001 18002}"
@@ -76,9 +79,6 @@ origin_bin="${EDGE_ORIGIN:-$root/build/release/edge-origin}"
 edgeload_bin="${EDGELOAD:-$root/build/release/edgeload}"
 ncpu="$(nproc)"
 clk_tck="$(getconf CLK_TCK)"
-
-log() { echo "[e2e] $*" >&2; }
-die() { echo "[e2e] error: $*" >&2; exit 1; }
 
 for p in "${proxies[@]}"; do
   case "$p" in
@@ -114,103 +114,6 @@ if ((${#rates[@]} > 0)); then
   command -v jq >/dev/null || die "jq is needed to read edgeload's JSON"
 fi
 
-# ---- helpers ---------------------------------------------------------------------
-# size_bytes 64KiB -> 65536
-size_bytes() {
-  local s="$1" n unit
-  n="${s%%[!0-9]*}"
-  unit="${s#"$n"}"
-  [[ -n "$n" ]] || die "bad size '$s'"
-  case "$unit" in
-    "" | B) echo "$n" ;;
-    KiB | K | k) echo $((n * 1024)) ;;
-    MiB | M) echo $((n * 1024 * 1024)) ;;
-    *) die "bad size '$s' (use 512, 1KiB, 64KiB, 1MiB)" ;;
-  esac
-}
-
-port_in_use() {
-  if command -v ss >/dev/null 2>&1; then
-    [[ -n "$(ss -Htln "sport = :$1" 2>/dev/null)" ]]
-  else
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
-  fi
-}
-
-# descendants PID: PID and every process below it, one per line.
-descendants() {
-  local f line rest
-  local -a fields
-  local -A children=()
-  for f in /proc/[0-9]*/stat; do
-    line="$(cat "$f" 2>/dev/null)" || continue
-    rest="${line##*) }"
-    read -ra fields <<<"$rest"
-    local pid="${f#/proc/}"
-    pid="${pid%/stat}"
-    children[${fields[1]}]+=" $pid"
-  done
-  local -a queue=("$1")
-  while ((${#queue[@]})); do
-    local p="${queue[0]}"
-    queue=("${queue[@]:1}")
-    echo "$p"
-    if [[ -n "${children[$p]:-}" ]]; then
-      # shellcheck disable=SC2206
-      queue+=(${children[$p]})
-    fi
-  done
-}
-
-# cpu_ticks PID...: utime + stime (fields 14 and 15 of /proc/PID/stat), summed.
-cpu_ticks() {
-  local total=0 p line rest
-  local -a fields
-  for p in "$@"; do
-    line="$(cat "/proc/$p/stat" 2>/dev/null)" || continue
-    rest="${line##*) }" # fields from 3 on: field N is fields[N-3]
-    read -ra fields <<<"$rest"
-    total=$((total + fields[11] + fields[12]))
-  done
-  echo "$total"
-}
-
-# stop_tree PID: SIGTERM to PID and its descendants, up to 10 s, then SIGKILL.
-stop_tree() {
-  local pid="$1" i
-  local -a all
-  mapfile -t all < <(descendants "$pid")
-  kill -TERM "${all[@]}" 2>/dev/null || true
-  for ((i = 0; i < 100; i++)); do
-    kill -0 "${all[@]}" 2>/dev/null || break
-    sleep 0.1
-  done
-  kill -KILL "${all[@]}" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-}
-
-wait_port_free() {
-  local i
-  for ((i = 0; i < 100; i++)); do
-    port_in_use "$1" || return 0
-    sleep 0.1
-  done
-  return 1
-}
-
-# wait_ok URL BYTES PID: until URL answers 200 with a BYTES-long body (15 s).
-wait_ok() {
-  local url="$1" bytes="$2" pid="$3" i got
-  for ((i = 0; i < 150; i++)); do
-    kill -0 "$pid" 2>/dev/null || return 1
-    got="$(curl -s -o /dev/null --max-time 2 -w '%{http_code} %{size_download}' "$url" || true)"
-    [[ "$got" == "200 $bytes" ]] && return 0
-    sleep 0.1
-  done
-  log "last answer from $url: '${got:-none}' (want '200 $bytes')"
-  return 1
-}
-
 tmp="$(mktemp -d "${TMPDIR:-/tmp}/edge-e2e.XXXXXX")"
 chmod 755 "$tmp" # nginx workers run as an unprivileged user
 origin_pids=()
@@ -235,18 +138,6 @@ trap 'exit 143' TERM
 for port in "${origin_ports[@]}" "$proxy_port"; do
   port_in_use "$port" && die "port $port is already in use (set ORIGIN_PORTS / PROXY_PORT)"
 done
-
-# nginx writes temporary files of every compiled-in module to its build-time
-# paths unless told otherwise; point them all into the run's directory.
-nginx_temp_paths() {
-  local dir="$1" m
-  mkdir -p "$dir"
-  echo "client_body_temp_path $dir/body; proxy_temp_path $dir/proxy;"
-  for m in fastcgi uwsgi scgi; do
-    "$nginx_bin" -V 2>&1 | grep -q -- "--without-http_${m}_module" ||
-      echo "${m}_temp_path $dir/$m;"
-  done
-}
 
 # ---- origins ---------------------------------------------------------------------
 start_origins() {
@@ -435,36 +326,7 @@ start_proxy() {
   proxy_pid=$!
 }
 
-proxy_version() {
-  case "$1" in
-    edged) "$edged_bin" --version 2>&1 | head -n 1 | sed 's/^edged //' || true ;;
-    nginx) "$nginx_bin" -v 2>&1 | sed 's/^nginx version: nginx\///' ;;
-    haproxy) "$haproxy_bin" -v 2>&1 | head -n 1 | awk '{ print $3 }' ;;
-    varnish) "$varnishd_bin" -V 2>&1 | head -n 1 | sed -E 's/.*varnish-([^ ]+).*/\1/' ;;
-  esac
-}
-
 # ---- one measured run ------------------------------------------------------------
-# parse_wrk FILE -> "requests req_per_s p50_us p99_us errors"
-parse_wrk() {
-  awk '
-    function us(v) {
-      if (v ~ /us$/) return v + 0
-      if (v ~ /ms$/) return (v + 0) * 1000
-      if (v ~ /m$/) return (v + 0) * 60e6
-      if (v ~ /s$/) return (v + 0) * 1e6
-      return v + 0
-    }
-    $1 == "50%" { p50 = us($2) }
-    $1 == "99%" { p99 = us($2) }
-    $2 == "requests" && $3 == "in" { reqs = $1 }
-    $1 == "Requests/sec:" { rps = $2 }
-    /Non-2xx or 3xx responses:/ { errors += $NF }
-    /Socket errors:/ { gsub(/,/, ""); errors += $4 + $6 + $8 + $10 }
-    END { printf "%d %.2f %.1f %.1f %d\n", reqs, rps, p50, p99, errors }
-  ' "$1"
-}
-
 results="$tmp/results.tsv" # size proxy round rps p50_us p99_us cpu_us_per_req errors
 : >"$results"
 failed_runs=0
@@ -616,24 +478,15 @@ for size in "${sizes[@]}"; do
 done
 
 # ---- report ------------------------------------------------------------------------
-# median SIZE PROXY COLUMN (4 = req/s, 5 = p50, 6 = p99, 7 = CPU/req)
-median() {
-  awk -F'\t' -v s="$1" -v p="$2" -v c="$3" '$1 == s && $2 == p { print $c }' "$results" |
-    sort -g | awk '{ v[NR] = $1 } END {
-      if (NR == 0) { print ""; exit }
-      if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+# med SIZE PROXY COLUMN (4 = req/s, 5 = p50, 6 = p99, 7 = CPU/req)
+med() {
+  awk -F'\t' -v s="$1" -v p="$2" -v c="$3" '$1 == s && $2 == p { print $c }' "$results" | median
 }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b == 0) print "n/a"; else printf "%.2f", a / b }'; }
-fmt() { awk -v v="$1" -v f="$2" 'BEGIN { if (v == "") print "n/a"; else printf f, v }'; }
-ms() { awk -v v="$1" 'BEGIN { if (v == "") print "n/a"; else printf "%.2f", v / 1000 }'; }
 # open_median SIZE PROXY PCT COLUMN (of open.tsv: 6 = req/s, 7.. 12 = p50 .. max µs, 13 = CPU/req)
 open_median() {
   awk -F'\t' -v s="$1" -v p="$2" -v r="$3" -v c="$4" '$1 == s && $2 == p && $4 == r { print $c }' \
-    "$open_results" | sort -g | awk '{ v[NR] = $1 } END {
-      if (NR == 0) { print ""; exit }
-      if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+    "$open_results" | median
 }
-label() { case "$1" in edged) echo edged ;; nginx) echo nginx ;; haproxy) echo HAProxy ;; varnish) echo Varnish ;; esac; }
 
 report="$tmp/report.md"
 {
@@ -663,16 +516,16 @@ report="$tmp/report.md"
     for p in "${proxies[@]}"; do
       errs="$(awk -F'\t' -v s="$size" -v p="$p" '$1 == s && $2 == p { e += $8 } END { print e + 0 }' "$results")"
       printf '| %s | %s | %s | %s | %s | %s |\n' "$(label "$p")" \
-        "$(fmt "$(median "$size" "$p" 4)" '%.0f')" \
-        "$(ms "$(median "$size" "$p" 5)")" "$(ms "$(median "$size" "$p" 6)")" \
-        "$(fmt "$(median "$size" "$p" 7)" '%.2f')" "$errs"
+        "$(fmt "$(med "$size" "$p" 4)" '%.0f')" \
+        "$(ms "$(med "$size" "$p" 5)")" "$(ms "$(med "$size" "$p" 6)")" \
+        "$(fmt "$(med "$size" "$p" 7)" '%.2f')" "$errs"
     done
     if ((${#proxies[@]} > 1)); then
       echo
       s="${proxies[0]}"
       for p in "${proxies[@]:1}"; do
-        echo "- $(label "$s")/$(label "$p"): req/s $(ratio "$(median "$size" "$s" 4)" "$(median "$size" "$p" 4)")," \
-          "CPU/req $(ratio "$(median "$size" "$s" 7)" "$(median "$size" "$p" 7)")"
+        echo "- $(label "$s")/$(label "$p"): req/s $(ratio "$(med "$size" "$s" 4)" "$(med "$size" "$p" 4)")," \
+          "CPU/req $(ratio "$(med "$size" "$s" 7)" "$(med "$size" "$p" 7)")"
       done
     fi
     for pct in "${rates[@]}"; do

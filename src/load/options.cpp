@@ -128,6 +128,8 @@ std::string LoadOptions::validate() const {
   if (!body.empty() && !body_file.empty()) return "give --body or --body-file, not both";
   if (!target_header.empty() && !valid_token(target_header)) return "bad --target-header name";
   if (path.empty() || path.front() != '/' || has_ctl(path)) return "--path must start with /";
+  if (!tls_max.empty() && tls_max != "1.2" && tls_max != "1.3")
+    return "--tls-max must be 1.2 or 1.3";
   return {};
 }
 
@@ -154,6 +156,10 @@ std::string load_usage_text(std::string_view program) {
       "      --timeout DUR        per request, connect included (default 10s)\n"
       "      --no-keepalive       one connection per request (Connection: close)\n"
       "      --verify             HTTPS: verify the certificate (default: no verification)\n"
+      "      --tls-resume         HTTPS: resume each connection's previous TLS session\n"
+      "                           (with --no-keepalive: resumed instead of full handshakes)\n"
+      "      --tls-max 1.2|1.3    HTTPS: highest TLS version offered (default 1.3)\n"
+      "      --no-tls-tickets     HTTPS: no TLS 1.2 session tickets (resume by session ID)\n"
       "  -m, --method NAME        request method (default GET)\n"
       "  -H, --header 'N: V'      request header (repeatable)\n"
       "      --body TEXT          request body (Content-Length set)\n"
@@ -199,11 +205,13 @@ LoadCommandLine parse_load_command_line(std::span<const std::string_view> args) 
       return result;
     }
     const std::string opt(name);
-    if (name == "--no-keepalive" || name == "--verify" || name == "--json" || name == "-q" ||
-        name == "--quiet") {
+    if (name == "--no-keepalive" || name == "--verify" || name == "--tls-resume" ||
+        name == "--no-tls-tickets" || name == "--json" || name == "-q" || name == "--quiet") {
       if (inline_value) return fail(opt + " takes no value");
       if (name == "--no-keepalive") o.keep_alive = false;
       if (name == "--verify") o.verify_tls = true;
+      if (name == "--tls-resume") o.tls_resume = true;
+      if (name == "--no-tls-tickets") o.tls_tickets = false;
       if (name == "--json") o.json = true;
       if (name == "-q" || name == "--quiet") o.progress = false;
       continue;
@@ -271,6 +279,8 @@ LoadCommandLine parse_load_command_line(std::span<const std::string_view> args) 
       o.path = shown;
     } else if (name == "--target-header") {
       o.target_header = shown;
+    } else if (name == "--tls-max") {
+      o.tls_max = shown;
     } else {
       return fail("unknown option '" + std::string(args[i]) + "'");
     }

@@ -81,6 +81,13 @@ std::string format_text(const LoadResult& r) {
       r.throughput(), static_cast<double>(s.bytes_read) / 1e6,
       static_cast<unsigned long long>(s.connects));
   out.append(buf);
+  if (s.handshakes_full + s.handshakes_resumed > 0) {
+    std::snprintf(buf, sizeof buf, "  TLS handshakes: %llu full, %llu resumed%s\n",
+                  static_cast<unsigned long long>(s.handshakes_full),
+                  static_cast<unsigned long long>(s.handshakes_resumed),
+                  r.options.tls_resume ? "" : " (no --tls-resume)");
+    out.append(buf);
+  }
   if (s.latency.count() > 0) {
     std::snprintf(buf, sizeof buf, "  latency%s: min %s  mean %s\n",
                   r.options.open_loop() ? " (from intended send time)" : "",
@@ -157,6 +164,9 @@ std::string format_json(const LoadResult& r) {
   o["throughput"] = rounded(r.throughput());
   o["bytes_read"] = s.bytes_read;
   o["connects"] = s.connects;
+  o["tls_resume"] = r.options.tls_resume;
+  o["handshakes"] =
+      boost::json::object{{"full", s.handshakes_full}, {"resumed", s.handshakes_resumed}};
   o["latency_ns"] = latency_json(s.latency);
   o["service_time_ns"] = latency_json(s.service_time);
   boost::json::object status;

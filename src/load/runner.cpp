@@ -14,6 +14,7 @@
 #include <cstring>
 #include <exception>
 #include <limits>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -83,6 +84,18 @@ std::string build_request(const LoadOptions& o, const Url& url) {
 struct Shared;
 struct Thread;
 
+struct SessionFree {
+  void operator()(SSL_SESSION* s) const { SSL_SESSION_free(s); }
+};
+using SessionPtr = std::unique_ptr<SSL_SESSION, SessionFree>;
+
+/// Index of the SSL ex_data slot that points from an SSL to its Conn (Asio keeps
+/// the SSL's app data for its verify callback).
+int conn_index() {
+  static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+  return index;
+}
+
 /// One client connection and the loop that drives it. Thread: its Thread's only.
 struct Conn {
   Conn(Thread& t, std::size_t target_index, Executor ex, std::string_view target_header)
@@ -99,6 +112,7 @@ struct Conn {
   std::size_t end = 0;
   std::uint64_t served = 0;   // responses on the current connection
   std::int64_t deadline = 0;  // 0 = none; else the sweep closes the socket after it
+  SessionPtr session;         // --tls-resume: the newest session the server gave
   bool timed_out = false;
   std::size_t target_stats = 0;  // index into Stats::targets (group mode)
 
@@ -116,6 +130,14 @@ struct Conn {
     }
     begin = end = 0;
     served = 0;
+  }
+  /// Closes a connection whose last response is complete. OpenSSL marks the
+  /// session of an SSL freed without a shutdown as not resumable; this one ended
+  /// cleanly, so it is flagged as shut down (no close_notify is sent, as most
+  /// clients do not wait for one) and its session stays usable.
+  void finish() {
+    if (tls) SSL_set_shutdown(tls->native_handle(), SSL_SENT_SHUTDOWN);
+    close();
   }
   /// Closes the socket under a pending operation (timeout, end of run); the
   /// coroutine sees operation_aborted and cleans up.
@@ -182,6 +204,17 @@ struct Thread {
   }
 };
 
+/// OpenSSL's new-session callback (client side): a TLS 1.2 session after its
+/// handshake, or each TLS 1.3 ticket as it arrives after the handshake. The
+/// connection keeps the newest for its next handshake. Returns 1: the session
+/// is ours.
+int on_new_session(SSL* ssl, SSL_SESSION* session) {
+  auto* c = static_cast<Conn*>(SSL_get_ex_data(ssl, conn_index()));
+  if (c == nullptr) return 0;
+  c->session.reset(session);
+  return 1;
+}
+
 void record_error(Conn& c, ErrorKind kind, bool measured) {
   Thread& t = *c.thread;
   if (t.ending || !measured) return;
@@ -209,9 +242,15 @@ Task<bool> connect(Conn& c, bool measured) {
   if (!target.tls) co_return true;
   c.tls.emplace(std::move(*c.plain), *t.shared->tls_context);
   c.plain.reset();
+  SSL* ssl = c.tls->native_handle();
+  if (t.shared->options.tls_resume) {
+    SSL_set_ex_data(ssl, conn_index(), &c);
+    // A session the server does not take back just means a full handshake.
+    if (c.session) SSL_set_session(ssl, c.session.get());
+  }
   if (!target.sni.empty()) {
     // SSL_set_tlsext_host_name without its C cast.
-    SSL_ctrl(c.tls->native_handle(), SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
+    SSL_ctrl(ssl, SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
              const_cast<char*>(target.sni.c_str()));
     if (t.shared->options.verify_tls) {
       c.tls->set_verify_callback(ssl::host_name_verification(target.sni));
@@ -220,8 +259,14 @@ Task<bool> connect(Conn& c, bool measured) {
   auto [hec] = co_await c.tls->async_handshake(ssl::stream_base::client, kUseTuple);
   if (hec) {
     record_error(c, c.timed_out ? ErrorKind::timeout : ErrorKind::tls, measured);
+    c.session.reset();  // do not offer it again
     c.close();
     co_return false;
+  }
+  if (SSL_session_reused(ssl) == 1) {
+    t.stats.handshakes_resumed++;
+  } else {
+    t.stats.handshakes_full++;
   }
   co_return true;
 }
@@ -269,7 +314,7 @@ Task<std::optional<ErrorKind>> exchange(Conn& c, Stream& s, const TargetRuntime&
       if (c.timed_out) co_return ErrorKind::timeout;
       const bool eof = ec == asio::error::eof || ec == ssl::error::stream_truncated;
       if (eof && c.parser.finish_on_eof() == ResponseParser::Result::done) {
-        c.close();
+        c.finish();
         break;
       }
       co_return (reused && got == 0) ? ErrorKind::closed : ErrorKind::read;
@@ -352,7 +397,7 @@ Task<void> conn_loop(Conn* cp) {
 
     const std::int64_t done = now_ns();
     c.served++;
-    if (!c.parser.keep_alive() || !o.keep_alive) c.close();
+    if (!c.parser.keep_alive() || !o.keep_alive) c.finish();
     t.bump(t.live_responses);
     if (!measured) continue;
     const auto latency = static_cast<std::uint64_t>(std::max<std::int64_t>(done - intended, 0));
@@ -499,6 +544,14 @@ LoadResult LoadRunner::run(const std::function<void(const Progress&)>& on_progre
       sh.tls_context->set_verify_mode(ssl::verify_peer);
     } else {
       sh.tls_context->set_verify_mode(ssl::verify_none);
+    }
+    SSL_CTX* ctx = sh.tls_context->native_handle();
+    if (o.tls_max == "1.2") SSL_CTX_set_max_proto_version(ctx, TLS1_2_VERSION);
+    if (!o.tls_tickets) SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+    if (o.tls_resume) {
+      // Sessions live in their connections, not in the context's cache.
+      SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+      SSL_CTX_sess_set_new_cb(ctx, on_new_session);
     }
   }
 

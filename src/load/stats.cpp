@@ -62,6 +62,8 @@ void Stats::merge(const Stats& other) {
   sent += other.sent;
   bytes_read += other.bytes_read;
   connects += other.connects;
+  handshakes_full += other.handshakes_full;
+  handshakes_resumed += other.handshakes_resumed;
   for (const auto& t : other.targets) targets[target_index(t.name)].merge(t);
 }
 

@@ -102,7 +102,8 @@ std::string usage_text(std::string_view program) {
       "\n"
       "Paths: /health (GET; POST /health/fail, /health/ok flip it), /echo..., /delay/<ms>,\n"
       "/status/<code>, /bytes/<n>, /chunked/<n>, /close, /reset, /garbage, /hang,\n"
-      "POST /pause/<ms> (hold every response for <ms>: a stalled instance).\n"
+      "POST /pause/<ms> (hold every response for <ms>: a stalled instance),\n"
+      "GET /stats ({\"requests\":N}, every request so far, this one included).\n"
       "Query overrides on any path: status=, delay=<ms>, bytes=, chunked=0|1,\n"
       "close=1|silent, header=Name:Value.\n");
   return out;

@@ -643,6 +643,18 @@ Plan make_plan(Impl& impl, Connection& conn, const Parser::value_type& req, std:
     return plan;
   }
 
+  if (path == "/stats") {
+    plan.faults = false;
+    if (req.method() != http::verb::get && req.method() != http::verb::head) {
+      set_text(conn, plan, 405, "method not allowed\n");
+    } else {
+      // Every request counts, this one included.
+      set_text(conn, plan, 200,
+               "{\"requests\":" + std::to_string(impl.total_requests.load()) + "}\n");
+    }
+    return plan;
+  }
+
   std::uint64_t n = 0;
   if (path.starts_with("/pause/")) {
     plan.faults = false;

@@ -115,7 +115,11 @@ int on_ticket_key(SSL* ssl, unsigned char key_name[16], unsigned char* iv, EVP_C
   if (!k) return 0;  // unknown or expired key: full handshake
   if (!set_mac(*k)) return -1;
   if (EVP_DecryptInit_ex(cipher, EVP_aes_256_cbc(), nullptr, k->aes.data(), iv) != 1) return -1;
-  return is_current ? 1 : 2;  // 2: valid, but issue a ticket under the current key
+  // 2: valid, but issue a new ticket (under the current key). TLS 1.3 clients use
+  // a ticket once (RFC 8446, C.4), so a resumed TLS 1.3 handshake always gets a new
+  // one; otherwise every other reconnection of such a client is a full handshake.
+  if (!is_current || SSL_version(ssl) == TLS1_3_VERSION) return 2;
+  return 1;
 }
 
 int session_cache_index() {

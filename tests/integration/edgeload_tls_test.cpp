@@ -1,6 +1,7 @@
 // edgeload over HTTPS against a small in-process TLS server with a self-signed
-// certificate made at start: keep-alive, one connection per request, and
-// certificate verification (off by default, failing with --verify).
+// certificate made at start: keep-alive, one connection per request, certificate
+// verification (off by default, failing with --verify), and session resumption
+// (TLS 1.3 tickets, TLS 1.2 tickets and session IDs) counted on both sides.
 
 #include <gtest/gtest.h>
 #include <openssl/evp.h>
@@ -25,11 +26,19 @@ namespace {
 
 namespace ssl = asio::ssl;
 
-/// Answers every request with "ok" over TLS; counts requests. Thread: its own
-/// io_context thread; `requests` is atomic.
+/// Answers every request with "ok" over TLS; counts requests, connections and
+/// handshakes (resumed, TLS 1.2). Thread: its own io_context thread; the counters
+/// are atomic. `resumable` false: no tickets and no session cache, so every
+/// handshake is a full one.
 class TlsServer {
  public:
-  TlsServer() : ctx_(ssl::context::tls_server), acceptor_(ioc_.get_executor()) {
+  explicit TlsServer(bool resumable = true)
+      : ctx_(ssl::context::tls_server), acceptor_(ioc_.get_executor()) {
+    if (!resumable) {
+      SSL_CTX_set_options(ctx_.native_handle(), SSL_OP_NO_TICKET);
+      SSL_CTX_set_num_tickets(ctx_.native_handle(), 0);
+      SSL_CTX_set_session_cache_mode(ctx_.native_handle(), SSL_SESS_CACHE_OFF);
+    }
     EVP_PKEY* key = EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256");
     X509* cert = X509_new();
     X509_set_version(cert, 2);
@@ -69,6 +78,8 @@ class TlsServer {
   std::uint16_t port() const { return port_; }
   std::uint64_t requests() const { return requests_.load(); }
   std::uint64_t connections() const { return connections_.load(); }
+  std::uint64_t resumed() const { return resumed_.load(); }
+  std::uint64_t tls12() const { return tls12_.load(); }
 
  private:
   static Task<void> accept_loop(TlsServer* self) {
@@ -83,6 +94,8 @@ class TlsServer {
     auto stream = std::make_unique<ssl::stream<Socket>>(std::move(sock), self->ctx_);
     auto [hec] = co_await stream->async_handshake(ssl::stream_base::server, kUseTuple);
     if (hec) co_return;
+    if (SSL_session_reused(stream->native_handle()) == 1) self->resumed_++;
+    if (SSL_version(stream->native_handle()) == TLS1_2_VERSION) self->tls12_++;
     auto buffer = std::make_unique<std::string>();
     static constexpr std::string_view kOk = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
     static constexpr std::string_view kClose =
@@ -112,9 +125,12 @@ class TlsServer {
   std::uint16_t port_ = 0;
   std::atomic<std::uint64_t> requests_{0};
   std::atomic<std::uint64_t> connections_{0};
+  std::atomic<std::uint64_t> resumed_{0};
+  std::atomic<std::uint64_t> tls12_{0};
 };
 
-load::LoadResult run_https(std::uint16_t port, bool keep_alive, bool verify) {
+load::LoadResult run_https(std::uint16_t port, bool keep_alive, bool verify,
+                           void (*adjust)(load::LoadOptions&) = nullptr) {
   load::LoadOptions o;
   o.url = "https://127.0.0.1:" + std::to_string(port) + "/";
   o.progress = false;
@@ -124,6 +140,7 @@ load::LoadResult run_https(std::uint16_t port, bool keep_alive, bool verify) {
   o.duration = std::chrono::milliseconds(0);
   o.keep_alive = keep_alive;
   o.verify_tls = verify;
+  if (adjust != nullptr) adjust(o);
   load::LoadTarget t;
   std::string error;
   EXPECT_TRUE(load::parse_url(o.url, t.url, error)) << error;
@@ -157,6 +174,89 @@ TEST(EdgeloadTlsTest, VerifyRejectsASelfSignedCertificate) {
   ASSERT_TRUE(r.ok()) << r.error;
   EXPECT_EQ(r.stats.requests, 0u);
   EXPECT_EQ(r.stats.errors[static_cast<std::size_t>(load::ErrorKind::tls)], 20u);
+}
+
+TEST(EdgeloadTlsTest, FullHandshakePerConnectionWithoutResumption) {
+  TlsServer server;
+  const auto r = run_https(server.port(), false, false);
+  ASSERT_TRUE(r.ok()) << r.error;
+  EXPECT_EQ(r.stats.status[200], 20u);
+  EXPECT_EQ(r.stats.handshakes_full, 20u);
+  EXPECT_EQ(r.stats.handshakes_resumed, 0u);
+  EXPECT_EQ(server.resumed(), 0u);
+}
+
+// Each of the 2 connections does one full handshake, then resumes on every
+// reconnect; the server sees the same.
+void expect_resumed(const load::LoadResult& r, const TlsServer& server) {
+  ASSERT_TRUE(r.ok()) << r.error;
+  EXPECT_EQ(r.stats.status[200], 20u);
+  EXPECT_EQ(r.stats.error_count(), 0u);
+  EXPECT_EQ(r.stats.connects, 20u);
+  EXPECT_EQ(r.stats.handshakes_full, 2u);
+  EXPECT_EQ(r.stats.handshakes_resumed, 18u);
+  EXPECT_EQ(server.resumed(), 18u);
+  EXPECT_NE(load::format_json(r).find(R"("handshakes":{"full":2,"resumed":18})"),
+            std::string::npos);
+  EXPECT_NE(load::format_text(r).find("TLS handshakes: 2 full, 18 resumed"), std::string::npos);
+}
+
+TEST(EdgeloadTlsTest, ResumesTls13SessionsFromTickets) {
+  TlsServer server;
+  const auto r =
+      run_https(server.port(), false, false, [](load::LoadOptions& o) { o.tls_resume = true; });
+  expect_resumed(r, server);
+  EXPECT_EQ(server.tls12(), 0u);
+}
+
+TEST(EdgeloadTlsTest, ResumesTls12SessionsFromTickets) {
+  TlsServer server;
+  const auto r = run_https(server.port(), false, false, [](load::LoadOptions& o) {
+    o.tls_resume = true;
+    o.tls_max = "1.2";
+  });
+  expect_resumed(r, server);
+  EXPECT_EQ(server.tls12(), 20u);
+}
+
+TEST(EdgeloadTlsTest, ResumesTls12SessionsBySessionId) {
+  TlsServer server;
+  const auto r = run_https(server.port(), false, false, [](load::LoadOptions& o) {
+    o.tls_resume = true;
+    o.tls_max = "1.2";
+    o.tls_tickets = false;
+  });
+  expect_resumed(r, server);
+  EXPECT_EQ(server.tls12(), 20u);
+}
+
+TEST(EdgeloadTlsTest, ServerThatDoesNotResumeGetsFullHandshakes) {
+  TlsServer server(false);
+  const auto tls13 =
+      run_https(server.port(), false, false, [](load::LoadOptions& o) { o.tls_resume = true; });
+  const auto tls12 = run_https(server.port(), false, false, [](load::LoadOptions& o) {
+    o.tls_resume = true;
+    o.tls_max = "1.2";
+  });
+  for (const auto* r : {&tls13, &tls12}) {
+    ASSERT_TRUE(r->ok()) << r->error;
+    EXPECT_EQ(r->stats.status[200], 20u);
+    EXPECT_EQ(r->stats.error_count(), 0u);
+    EXPECT_EQ(r->stats.handshakes_full, 20u);
+    EXPECT_EQ(r->stats.handshakes_resumed, 0u);
+  }
+  EXPECT_EQ(server.resumed(), 0u);
+  EXPECT_EQ(server.tls12(), 20u);
+}
+
+TEST(EdgeloadTlsTest, KeepAliveHandshakesOncePerConnection) {
+  TlsServer server;
+  const auto r =
+      run_https(server.port(), true, false, [](load::LoadOptions& o) { o.tls_resume = true; });
+  ASSERT_TRUE(r.ok()) << r.error;
+  EXPECT_EQ(r.stats.status[200], 20u);
+  EXPECT_EQ(r.stats.handshakes_full, 2u);
+  EXPECT_EQ(r.stats.handshakes_resumed, 0u);
 }
 
 }  // namespace

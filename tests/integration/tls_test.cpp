@@ -16,6 +16,7 @@
 
 #include "edge/config/loader.hpp"
 #include "edge/upstream/target.hpp"
+#include "edge/load/runner.hpp"
 #include "integration/gateway_fixture.hpp"
 #include "support/tls_certs.hpp"
 
@@ -564,6 +565,36 @@ TEST_F(HttpsTest, BadCertificateStopsTheStartWithItsFileNamed) {
     EXPECT_NE(m.find("listener 'web'"), std::string::npos) << m;
     EXPECT_NE(m.find("does not match"), std::string::npos) << m;
   }
+}
+
+// A client that uses each session once (edgeload --tls-resume, one request per
+// connection) resumes on every reconnection: a resumed TLS 1.3 handshake gets a
+// new ticket, and TLS 1.2 resumes from tickets.
+TEST_F(HttpsTest, EveryReconnectionResumes) {
+  add_origin();
+  start(https_config());
+  for (const char* version : {"1.3", "1.2"}) {
+    load::LoadOptions o;
+    o.url = "https://127.0.0.1:" + std::to_string(port_) + "/";
+    o.progress = false;
+    o.threads = 1;
+    o.connections = 2;
+    o.requests = 20;
+    o.duration = std::chrono::milliseconds(0);
+    o.keep_alive = false;
+    o.tls_resume = true;
+    o.tls_max = version;
+    load::LoadTarget t;
+    std::string error;
+    ASSERT_TRUE(load::parse_url(o.url, t.url, error)) << error;
+    load::LoadRunner runner(o, {t});
+    const auto r = runner.run();
+    ASSERT_TRUE(r.ok()) << r.error;
+    EXPECT_EQ(r.stats.status[200], 20U) << version;
+    EXPECT_EQ(r.stats.handshakes_full, 2U) << version;
+    EXPECT_EQ(r.stats.handshakes_resumed, 18U) << version;
+  }
+  EXPECT_EQ(origin_requests(), 40U);
 }
 
 }  // namespace

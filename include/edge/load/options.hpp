@@ -48,6 +48,12 @@ struct LoadOptions {
 
   bool keep_alive = true;   // false: `Connection: close`, one connection per request
   bool verify_tls = false;  // HTTPS: verify the certificate chain and host name
+  /// HTTPS: each connection offers the session of its previous one (TLS 1.3 ticket,
+  /// TLS 1.2 ticket or session ID), so a new connection resumes instead of doing a
+  /// full handshake. Off: every connection does a full handshake.
+  bool tls_resume = false;
+  bool tls_tickets = true;  // false: ask for no TLS 1.2 ticket (resume by session ID)
+  std::string tls_max;      // highest TLS version offered: "" (OpenSSL's), "1.2", "1.3"
 
   std::string method = "GET";
   std::vector<std::pair<std::string, std::string>> headers;  // -H "Name: value"

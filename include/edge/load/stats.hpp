@@ -46,10 +46,12 @@ struct Stats {
   Histogram service_time;
   std::array<std::uint64_t, 600> status{};  // by code; codes outside 100..599 at [0]
   std::array<std::uint64_t, kErrorKinds> errors{};
-  std::uint64_t requests = 0;    // complete responses
-  std::uint64_t sent = 0;        // requests started (complete, failed or cut at the end)
-  std::uint64_t bytes_read = 0;  // response bytes, heads included
-  std::uint64_t connects = 0;    // connections opened
+  std::uint64_t requests = 0;            // complete responses
+  std::uint64_t sent = 0;                // requests started (complete, failed or cut at the end)
+  std::uint64_t bytes_read = 0;          // response bytes, heads included
+  std::uint64_t connects = 0;            // connections opened
+  std::uint64_t handshakes_full = 0;     // TLS handshakes without session resumption
+  std::uint64_t handshakes_resumed = 0;  // TLS handshakes that resumed a session
   std::vector<TargetStats> targets;
 
   static constexpr std::size_t kMaxTargets = 64;

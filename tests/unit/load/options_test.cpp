@@ -22,6 +22,9 @@ TEST(LoadOptionsTest, Defaults) {
   EXPECT_EQ(o.warmup, std::chrono::seconds(0));
   EXPECT_TRUE(o.keep_alive);
   EXPECT_FALSE(o.verify_tls);
+  EXPECT_FALSE(o.tls_resume);
+  EXPECT_TRUE(o.tls_tickets);
+  EXPECT_EQ(o.tls_max, "");
   EXPECT_EQ(o.method, "GET");
   EXPECT_TRUE(o.progress);
 }
@@ -39,6 +42,9 @@ TEST(LoadOptionsTest, EveryOption) {
                           "--timeout=500ms",
                           "--no-keepalive",
                           "--verify",
+                          "--tls-resume",
+                          "--tls-max=1.2",
+                          "--no-tls-tickets",
                           "-m",
                           "POST",
                           "-H",
@@ -63,6 +69,9 @@ TEST(LoadOptionsTest, EveryOption) {
   EXPECT_EQ(o.timeout, std::chrono::milliseconds(500));
   EXPECT_FALSE(o.keep_alive);
   EXPECT_TRUE(o.verify_tls);
+  EXPECT_TRUE(o.tls_resume);
+  EXPECT_EQ(o.tls_max, "1.2");
+  EXPECT_FALSE(o.tls_tickets);
   EXPECT_EQ(o.method, "POST");
   ASSERT_EQ(o.headers.size(), 2u);
   EXPECT_EQ(o.headers[0].first, "X-A");
@@ -87,6 +96,8 @@ TEST(LoadOptionsTest, RequestsAloneRunUntilDone) {
 TEST(LoadOptionsTest, Errors) {
   EXPECT_FALSE(parse({}).ok());                          // no URL
   EXPECT_FALSE(parse({"http://a/", "http://b/"}).ok());  // two URLs
+  EXPECT_FALSE(parse({"--tls-max", "1.1", "https://a/"}).ok());
+  EXPECT_FALSE(parse({"--tls-resume=yes", "https://a/"}).ok());
   EXPECT_FALSE(parse({"--connections", "0", "http://a/"}).ok());
   EXPECT_FALSE(parse({"--rate", "-5", "http://a/"}).ok());
   EXPECT_FALSE(parse({"--duration", "soon", "http://a/"}).ok());

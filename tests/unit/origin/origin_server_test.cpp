@@ -163,6 +163,16 @@ TEST_F(OriginServerTest, EchoOptionAnswersEveryPathButHealth) {
   EXPECT_EQ(health.body, "ok\n");
 }
 
+TEST_F(OriginServerTest, StatsCountEveryRequest) {
+  start();
+  EXPECT_EQ(test::http_get(port(), "/stats").body, "{\"requests\":1}\n");
+  EXPECT_EQ(test::http_get(port(), "/").status, 200);
+  EXPECT_EQ(test::http_get(port(), "/status/404").status, 404);
+  const Response r = test::http_get(port(), "/stats");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(parse_json(r)["requests"].to_number<std::uint64_t>(), 4u);
+}
+
 TEST_F(OriginServerTest, ChunkedResponseParses) {
   start();
   const Response r = test::http_get(port(), "/chunked/100000");

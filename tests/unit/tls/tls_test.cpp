@@ -381,6 +381,22 @@ TEST_F(TlsTest, SharedSessionCacheIsBoundedOldestFirst) {
   EXPECT_EQ(shared->size(), 2U);
 }
 
+TEST_F(TlsTest, ResumedTls13HandshakeGetsANewTicket) {
+  auto keys = std::make_shared<TicketKeys>(std::chrono::hours(1), std::time(nullptr));
+  ServerContext server(options("ELBSecurityPolicy-TLS13-1-2-2021-06", keys));
+  auto first = handshake(server, {});
+  ASSERT_TRUE(first.ok) << first.error;
+  auto second = handshake(server, {.session = first.session.get()});
+  ASSERT_TRUE(second.ok) << second.error;
+  EXPECT_TRUE(second.reused);
+  EXPECT_EQ(second.version, "TLSv1.3");
+  // A new ticket replaces the client's session; without one, the client would
+  // still hold the ticket it just used.
+  EXPECT_NE(second.session.get(), first.session.get());
+  auto third = handshake(server, {.session = second.session.get()});
+  EXPECT_TRUE(third.reused);
+}
+
 TEST(TlsTicketKeys, RotationFollowsThePeriod) {
   TicketKeys keys(std::chrono::seconds(100), 1000);
   const auto k0 = keys.current();
