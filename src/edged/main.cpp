@@ -37,14 +37,17 @@ void print_notices(const edge::config::Config& c) {
                            "probed with a TCP connect by this version (no TLS to targets yet)\n",
                    g.name.c_str());
   }
-  if (!c.cache_policies.empty() || !c.origin_request_policies.empty())
-    std::fprintf(stderr, "edged: notice: cache and origin request policies are not applied by "
+  if (!c.origin_request_policies.empty())
+    std::fprintf(stderr, "edged: notice: origin request policies are not applied by "
                          "this version\n");
   for (const auto& l : c.listeners) {
     auto check = [&](const edge::config::Action& a) {
-      if (!a.forward.cache_policy.empty() || !a.forward.origin_request_policy.empty())
-        std::fprintf(stderr, "edged: notice: listener '%s': cache_policy / origin_request_policy "
-                             "are not applied by this version\n", l.name.c_str());
+      if (!a.forward.origin_request_policy.empty())
+        std::fprintf(stderr, "edged: notice: listener '%s': origin_request_policy "
+                             "is not applied by this version\n", l.name.c_str());
+      if (!a.forward.cache_policy.empty() && c.cache.memory == 0)
+        std::fprintf(stderr, "edged: notice: listener '%s': cache_policy has no effect with "
+                             "cache.memory 0\n", l.name.c_str());
     };
     check(l.default_action);
     for (const auto& r : l.rules) check(r.action);

@@ -8,11 +8,13 @@
 #include <stdexcept>
 #include <thread>
 
+#include "edge/cache/edge_cache.hpp"
 #include "edge/config/loader.hpp"
 #include "edge/log/access_log.hpp"
 #include "edge/metrics/metrics.hpp"
 #include "edge/proxy/router.hpp"
 #include "edge/server/admin_server.hpp"
+#include "edge/server/cache_api.hpp"
 #include "edge/server/status_page.hpp"
 #include "edge/server/handover.hpp"
 #include "edge/tls/client_context.hpp"
@@ -29,6 +31,8 @@ struct Gateway::Impl {
   GatewayOptions options;
   SharedState state;
   std::unique_ptr<metrics::Metrics> metrics;
+  // One per process, outside the config: stored responses survive a reload.
+  std::unique_ptr<cache::EdgeCache> cache;
   // Destroyed after the workers (declared before them): it writes what they queued.
   std::unique_ptr<log::AccessLog> access_log;
   std::vector<std::unique_ptr<Worker>> workers;
@@ -69,6 +73,12 @@ Gateway::Gateway(config::Config cfg, std::shared_ptr<proxy::ProxyHooks> hooks,
   impl_->options = options;
   st.config = std::move(cfg);
   st.hooks = std::move(hooks);
+  if (st.config.cache.memory > 0) {
+    impl_->cache = std::make_unique<cache::EdgeCache>(
+        static_cast<std::size_t>(st.config.cache.memory),
+        static_cast<std::size_t>(st.config.cache.max_object_size), options.cache_clock);
+    st.cache = impl_->cache.get();
+  }
 
   std::vector<std::string> group_names;
   for (std::size_t i = 0; i < st.config.target_groups.size(); ++i) {
@@ -117,7 +127,7 @@ Gateway::Gateway(config::Config cfg, std::shared_ptr<proxy::ProxyHooks> hooks,
     }
     lr.config = &lc;
     lr.index = i;
-    lr.router = std::make_shared<const proxy::Router>(lc, group_names);
+    lr.router = std::make_shared<const proxy::Router>(lc, group_names, &st.config);
     auto& prios = rule_priorities.emplace_back();
     for (std::size_t r = 0; r < lr.router->rule_count(); ++r)
       prios.push_back(lr.router->rule_priority(r));
@@ -149,6 +159,7 @@ Gateway::Gateway(config::Config cfg, std::shared_ptr<proxy::ProxyHooks> hooks,
     const_groups.push_back(g.group.get());
   }
   impl_->metrics->add_collectable(upstream::make_target_collectable(std::move(const_groups)));
+  if (impl_->cache) impl_->metrics->add_collectable(make_cache_collectable(*impl_->cache));
   upstream::HealthCheckerOptions ho;
   ho.interval_override = options.health_check_interval;
   ho.timeout_override = options.health_check_timeout;
@@ -210,6 +221,7 @@ void Gateway::start() {
     add_metrics_routes(*im.admin, *im.metrics);
     add_status_routes(*im.admin, st, *im.metrics);
     add_target_group_routes(*im.admin, *im.health);
+    if (im.cache) add_cache_routes(*im.admin, *im.cache);
     im.admin->start();
   };
   if (!taking_over) start_admin();
@@ -341,6 +353,8 @@ std::uint16_t Gateway::listener_port(std::size_t i) const { return impl_->ports.
 std::uint16_t Gateway::admin_port() const { return impl_->admin ? impl_->admin->port() : 0; }
 
 metrics::Metrics& Gateway::metrics() { return *impl_->metrics; }
+
+cache::EdgeCache* Gateway::cache() { return impl_->cache.get(); }
 
 log::AccessLog* Gateway::access_log() { return impl_->access_log.get(); }
 

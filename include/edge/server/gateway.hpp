@@ -25,6 +25,9 @@ class AccessLogSink;
 namespace edge::upstream {
 class TargetGroup;
 }
+namespace edge::cache {
+class EdgeCache;
+}
 
 namespace edge::server {
 
@@ -50,6 +53,9 @@ struct GatewayOptions {
   /// that asks for it here gets shorter checks. No config key reaches these.
   std::optional<std::chrono::milliseconds> health_check_interval;
   std::optional<std::chrono::milliseconds> health_check_timeout;
+  /// Test-only: the clock (Unix seconds) the response cache reads for ages and
+  /// freshness. Empty: the system clock.
+  std::function<std::int64_t()> cache_clock;
 };
 
 class Gateway {
@@ -86,6 +92,8 @@ class Gateway {
   /// Bound port of the admin listener (0 when disabled).
   std::uint16_t admin_port() const;
   metrics::Metrics& metrics();
+  /// The response cache (nullptr when `cache.memory` is 0). Thread-safe.
+  cache::EdgeCache* cache();
   /// The access log (nullptr when `access_log.path` is off).
   log::AccessLog* access_log();
   /// Thread-safe: the access-log file is reopened before the next write

@@ -35,6 +35,9 @@ class ServerContext;
 namespace edge::log {
 class AccessLog;
 }
+namespace edge::cache {
+class EdgeCache;
+}
 
 namespace edge::server {
 
@@ -69,6 +72,9 @@ struct SharedState {
   std::shared_ptr<proxy::ProxyHooks> hooks;
   metrics::Metrics* metrics = nullptr;
   log::AccessLog* access_log = nullptr;  // nullptr: access_log.path is off
+  /// The process's response cache (Gateway-owned, survives reloads); nullptr
+  /// when `cache.memory` is 0.
+  cache::EdgeCache* cache = nullptr;
 };
 
 

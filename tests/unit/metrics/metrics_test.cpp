@@ -229,6 +229,10 @@ TEST(MetricsTest, EveryFamilyHasHelpAndType) {
       {"edged_upgrades_total", "counter"},
       {"edged_upgrades_declined_total", "counter"},
       {"edged_target_group_fail_open_requests_total", "counter"},
+      {"edged_cache_lookups_total", "counter"},
+      {"edged_cache_hit_bytes_total", "counter"},
+      {"edged_cache_origin_fetches_avoided_total", "counter"},
+      {"edged_cache_background_refreshes_total", "counter"},
   };
   EXPECT_EQ(e.type, expected);
   for (const auto& [name, type] : expected) {
