@@ -55,6 +55,47 @@ Invalidation EdgeCache::invalidate(std::vector<std::string> paths) {
   return inv;
 }
 
+std::uint64_t Fill::add_waiter(std::function<void()> wake) {
+  std::lock_guard lock(mu_);
+  if (ended_) return 0;
+  const std::uint64_t id = next_id_++;
+  waiters_.emplace_back(id, std::move(wake));
+  return id;
+}
+
+void Fill::remove_waiter(std::uint64_t id) {
+  std::lock_guard lock(mu_);
+  std::erase_if(waiters_, [id](const auto& w) { return w.first == id; });
+}
+
+void Fill::end() {
+  std::lock_guard lock(mu_);
+  if (ended_) return;
+  ended_ = true;
+  // Each wake function only posts to its waiter's executor: cheap under the lock.
+  for (auto& w : waiters_) w.second();
+  waiters_.clear();
+}
+
+std::shared_ptr<Fill> EdgeCache::join(const std::string& key, bool& leader) {
+  InflightShard& s = inflight_[std::hash<std::string_view>{}(key) % kInflightShards];
+  std::lock_guard lock(s.mu);
+  auto [it, inserted] = s.fills.try_emplace(key);
+  if (inserted) it->second = std::make_shared<Fill>();
+  leader = inserted;
+  return it->second;
+}
+
+void EdgeCache::finish(const std::string& key, const std::shared_ptr<Fill>& fill) {
+  {
+    InflightShard& s = inflight_[std::hash<std::string_view>{}(key) % kInflightShards];
+    std::lock_guard lock(s.mu);
+    auto it = s.fills.find(key);
+    if (it != s.fills.end() && it->second == fill) s.fills.erase(it);
+  }
+  fill->end();
+}
+
 std::optional<Invalidation> EdgeCache::find_invalidation(std::string_view id) const {
   std::lock_guard lock(mu_);
   auto it = records_.find(id);

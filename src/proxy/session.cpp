@@ -270,6 +270,12 @@ metrics::TlsError classify_tls_error(const beast::error_code& ec, bool timed_out
 /// Allocated once per connection, on its first such request; requests through
 /// routes without a policy never create or touch it (`Session::cx_on_` false).
 struct CacheExchange {
+  CacheExchange() = default;
+  CacheExchange(const CacheExchange&) = delete;
+  CacheExchange& operator=(const CacheExchange&) = delete;
+  ~CacheExchange() { end_fill(); }
+
+  cache::EdgeCache* ec = nullptr;
   const cache::CachePolicy* policy = nullptr;
   std::string key;        // primary key (make_cache_key)
   std::string store_key;  // where the response goes: the key, or its Vary variant
@@ -284,8 +290,18 @@ struct CacheExchange {
   // The response being copied into the store (null: not admitted).
   std::shared_ptr<cache::CachedResponse> fill;
   cache::VaryNames vary;
+  /// This request leads the fill of its key: others wait for it (collapsing).
+  std::shared_ptr<cache::Fill> leading;
+
+  /// Releases the waiters of this request's fill (stored, uncacheable or failed).
+  void end_fill() {
+    if (!leading) return;
+    ec->finish(key, leading);
+    leading.reset();
+  }
 
   void reset() {
+    end_fill();
     policy = nullptr;
     key.clear();
     store_key.clear();
@@ -298,6 +314,14 @@ struct CacheExchange {
     fill.reset();
     vary = {};
   }
+};
+
+/// A request waiting for another request's fill of its key: the fill wakes
+/// it by posting to its worker's executor (never from another thread).
+struct CollapseWait {
+  explicit CollapseWait(Executor ex) : timer(ex) {}
+  Timer timer;
+  bool woken = false;
 };
 
 enum class HeadRead { ok, closed, answered };
@@ -759,6 +783,7 @@ class Session {
     CacheExchange& x = *cx_;
     x.reset();
     cx_on_ = true;
+    x.ec = &ec;
     x.policy = &policy;
     x.req = cache::request_facts(head_);
     x.key = cache::make_cache_key(policy, {view_.host, view_.path, view_.query, &head_});
@@ -803,10 +828,53 @@ class Session {
       co_await send_error(EdgeError::target_timeout);
       co_return;
     }
+    if (!x.stale && method == bhttp::verb::get && cfg_.cache.collapse_timeout.count() > 0 &&
+        !x.req.cc.no_cache && !(x.req.pragma_no_cache && !x.req.has_cache_control)) {
+      // Collapsing: one fetch per key; the others wait for it, then read the store.
+      bool leader = false;
+      auto fill = ec.join(x.key, leader);
+      if (leader) {
+        x.leading = std::move(fill);
+      } else if (co_await wait_for_fill(std::move(fill))) {
+        cache::CachedPtr again = lookup(ec, x);
+        if (again && cache::usability(cache::stored_facts(*again, ec.now()), x.req) ==
+                         cache::Usability::fresh) {
+          w_.shard().cache_fetches_avoided.inc();
+          co_await serve_stored(std::move(again), metrics::CacheResult::collapsed,
+                                "Hit from edged");
+          co_return;
+        }
+      }
+      // Timed out, or the fill stored nothing usable for us: fetch as a miss.
+    }
     lookups[static_cast<std::size_t>(x.stale ? metrics::CacheResult::revalidated
                                              : metrics::CacheResult::miss)]
         .inc();
     co_await forward(group);
+    x.end_fill();
+  }
+
+  /// Waits (up to cache.collapse_timeout) for another request's fill of this
+  /// key to end. True when it ended; false on timeout.
+  Task<bool> wait_for_fill(std::shared_ptr<cache::Fill> fill) {
+    auto slot = std::make_shared<CollapseWait>(w_.executor());
+    slot->timer.expires_after(cfg_.cache.collapse_timeout);
+    Executor ex = w_.executor();
+    const std::uint64_t id = fill->add_waiter([slot, ex] {
+      asio::post(ex, [slot] {
+        slot->woken = true;
+        slot->timer.cancel();
+      });
+    });
+    if (id == 0) co_return true;  // ended meanwhile
+    struct Leave {
+      cache::Fill& f;
+      std::uint64_t id;
+      ~Leave() { f.remove_waiter(id); }
+    } leave{*fill, id};
+    auto [ec] = co_await slot->timer.async_wait(kUseTuple);
+    (void)ec;
+    co_return slot->woken;
   }
 
   /// The stored response for this request: through the Vary marker to the
@@ -908,18 +976,25 @@ class Session {
       // The target sent a full response instead: it replaces the stored one.
       x.x_cache = "RefreshHit from edged";
     }
-    if (req_->get().method() != bhttp::verb::get) co_return false;
+    // Not stored: waiters are released at once, to fetch for themselves.
+    if (req_->get().method() != bhttp::verb::get) {
+      x.end_fill();
+      co_return false;
+    }
     const cache::StoreDecision d = cache::decide_store(*x.policy, x.req, facts, now);
-    if (!d.store) co_return false;
     // Decided at head time: a declared length over the limit streams through.
-    if (auto len = rp.content_length(); len && *len > ec.max_object()) co_return false;
+    const auto len = rp.content_length();
+    if (!d.store || (len && *len > ec.max_object())) {
+      x.end_fill();
+      co_return false;
+    }
     x.vary = cache::vary_names(fields);
     auto reason = rp.get().reason();
     x.fill = std::make_shared<cache::CachedResponse>(cache::make_stored(
         status, std::string(as_view(reason)), storable_fields(std::move(fields)), facts, d,
         x.request_time, now));
     x.fill->path = std::string(view_.path);
-    if (auto len = rp.content_length()) x.fill->body.reserve(static_cast<std::size_t>(*len));
+    if (len) x.fill->body.reserve(static_cast<std::size_t>(*len));
     co_return false;
   }
 
@@ -943,7 +1018,9 @@ class Session {
   void capture(const char* p, std::size_t n, bool last) {
     auto& fill = cx_->fill;
     if (fill->body.size() + n > w_.state().cache->max_object()) {
+      // Too big after all: not stored; waiters fetch for themselves.
       fill.reset();
+      cx_->end_fill();
       return;
     }
     if (n) fill->body.append(p, n);
@@ -957,6 +1034,7 @@ class Session {
     auto& store = w_.state().cache->store();
     if (x.vary.names.empty()) {
       store.put(x.key, std::move(x.fill));
+      x.end_fill();
       return;
     }
     auto marker = std::make_shared<cache::CachedResponse>();
@@ -969,6 +1047,7 @@ class Session {
     x.fill->vary_names = x.vary.names;
     store.put(x.key, std::move(marker));
     store.put(std::move(vk), std::move(x.fill));
+    x.end_fill();
   }
 
   /// A target error (connect failure, timeout, bad response) while a stale
@@ -1772,7 +1851,10 @@ class Session {
         ok = co_await relay_decoded_body(conn, chunk_out);
         break;
     }
-    if (cx_on_) [[unlikely]] cx_->fill.reset();  // not complete: not stored
+    if (cx_on_) [[unlikely]] {
+      cx_->fill.reset();  // not complete: not stored
+      cx_->end_fill();
+    }
     release_upstream(conn, ok && upstream_reusable, tg, slot);
     if (!ok) keep_alive_ = false;
   }

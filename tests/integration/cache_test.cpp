@@ -380,5 +380,70 @@ TEST_F(CacheTest, RequestNoCacheAndOnlyIfCached) {
   (void)max_age;
 }
 
+TEST_F(CacheTest, ThousandConcurrentMissesReachTheOriginOnce) {
+  auto& o = add_origin();
+  start_cached(cache_config());
+  constexpr int kClients = 1000;
+  // The fetch takes 300 ms at the origin: the requests sent meanwhile wait for it.
+  const std::string target = "/cold?header=Cache-Control:max-age=600&bytes=2000&delay=300";
+  std::vector<Connection> conns;
+  conns.reserve(kClients);
+  for (int i = 0; i < kClients; ++i) {
+    conns.push_back(connect(port_));
+    ASSERT_TRUE(conns.back().ok());
+  }
+  for (auto& c : conns)
+    ASSERT_FALSE(c.send_raw(make_request("GET", target, {{"Host", "127.0.0.1"}})));
+  int ok = 0;
+  for (auto& c : conns) {
+    auto r = c.read_response(std::chrono::seconds(30));
+    if (r.status == 200 && r.body == origin::OriginServer::make_body(2000)) ++ok;
+  }
+  EXPECT_EQ(ok, kClients);
+  EXPECT_EQ(o.requests_for("/cold"), 1u);
+  const auto collapsed = lookups(metrics::CacheResult::collapsed);
+  const auto hits = lookups(metrics::CacheResult::hit);
+  EXPECT_EQ(collapsed + hits, static_cast<std::uint64_t>(kClients - 1));
+  EXPECT_GT(collapsed, 0u);
+  EXPECT_EQ(sum_shards(gateway_->metrics(),
+                       [](metrics::WorkerShard& s) { return s.cache_fetches_avoided.value(); }),
+            collapsed);
+}
+
+TEST_F(CacheTest, UncacheableFillReleasesWaitersAtOnce) {
+  auto& o = add_origin();
+  auto c = cache_config();
+  c.cache.collapse_timeout = std::chrono::seconds(60);  // a waiter left waiting would hang
+  start_cached(c);
+  constexpr int kClients = 20;
+  const std::string target = "/private?header=Cache-Control:private&delay=200";
+  std::vector<Connection> conns;
+  for (int i = 0; i < kClients; ++i) conns.push_back(connect(port_));
+  for (auto& conn : conns)
+    ASSERT_FALSE(conn.send_raw(make_request("GET", target, {{"Host", "127.0.0.1"}})));
+  for (auto& conn : conns) EXPECT_EQ(conn.read_response(std::chrono::seconds(20)).status, 200);
+  // Every request got its own answer from the origin; none was collapsed.
+  EXPECT_EQ(o.requests_for("/private"), static_cast<std::uint64_t>(kClients));
+  EXPECT_EQ(lookups(metrics::CacheResult::collapsed), 0u);
+}
+
+TEST_F(CacheTest, WaiterThatWaitsTooLongFetchesItself) {
+  auto& o = add_origin();
+  auto c = cache_config();
+  c.cache.collapse_timeout = std::chrono::milliseconds(100);
+  start_cached(c);
+  // The first request's fetch hangs at the origin for 3 s; the second one
+  // stops waiting after 100 ms and is answered by its own fetch.
+  auto slow = connect(port_);
+  ASSERT_FALSE(slow.send_raw(make_request(
+      "GET", "/slow?header=Cache-Control:max-age=60&delay=3000", {{"Host", "127.0.0.1"}})));
+  ASSERT_TRUE(o.wait_for_requests(1, std::chrono::seconds(10)));
+  auto r = get("/slow?header=Cache-Control:max-age=60");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.header("X-Cache"), "Miss from edged");
+  EXPECT_EQ(o.requests_for("/slow"), 2u);
+  EXPECT_EQ(slow.read_response(std::chrono::seconds(20)).status, 200);
+}
+
 }  // namespace
 }  // namespace edge::test

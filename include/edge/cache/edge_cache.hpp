@@ -15,6 +15,7 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -37,6 +38,31 @@ struct Invalidation {
   std::vector<std::string> paths;
   std::uint64_t objects = 0;  // stored responses removed
   UnixSeconds created = 0;
+};
+
+/// One target fetch in flight for a cache key, that concurrent misses for the
+/// same key wait on instead of fetching themselves (request collapsing).
+/// Waiters register a wake function; the fill calls each once when it ends
+/// (stored, found uncacheable, or failed), from the fill's worker thread. A
+/// wake function must only post to the waiter's own executor: the fill never
+/// touches another worker's sockets.
+class Fill {
+ public:
+  /// Registers `wake`; returns its id, or 0 when the fill already ended (the
+  /// caller looks the store up again at once).
+  std::uint64_t add_waiter(std::function<void()> wake);
+  /// A waiter that stops waiting (timed out, or its worker is going away)
+  /// removes its wake function, so it is never called after that.
+  void remove_waiter(std::uint64_t id);
+  /// Ends the fill: calls every wake function once (under the fill's lock, so
+  /// a waiter removing itself never races a call). Idempotent.
+  void end();
+
+ private:
+  std::mutex mu_;
+  bool ended_ = false;
+  std::uint64_t next_id_ = 1;
+  std::vector<std::pair<std::uint64_t, std::function<void()>>> waiters_;
 };
 
 class EdgeCache {
@@ -63,6 +89,13 @@ class EdgeCache {
   /// Invalidations so far (records are kept for the newest 1000).
   std::uint64_t invalidation_count() const;
 
+  /// Collapsing: the fill in flight for `key`, or a new one when there is
+  /// none (`leader` true: the caller fetches and must call finish()).
+  std::shared_ptr<Fill> join(const std::string& key, bool& leader);
+  /// The leader's fetch ended: removes the fill from the table and wakes its
+  /// waiters (they look the store up again, or fetch themselves).
+  void finish(const std::string& key, const std::shared_ptr<Fill>& fill);
+
  private:
   MemoryCache store_;
   CacheClock clock_;
@@ -72,6 +105,15 @@ class EdgeCache {
   std::map<std::string, Invalidation, std::less<>> records_;  // the last kMaxRecords
   std::deque<std::string> order_;                             // their ids, oldest first
   static constexpr std::size_t kMaxRecords = 1000;
+
+  /// Fills in flight by key: sharded, one mutex per shard, held only to find,
+  /// insert or erase.
+  struct InflightShard {
+    std::mutex mu;
+    std::map<std::string, std::shared_ptr<Fill>, std::less<>> fills;
+  };
+  static constexpr std::size_t kInflightShards = 16;
+  InflightShard inflight_[kInflightShards];
 };
 
 }  // namespace edge::cache
