@@ -35,13 +35,16 @@
 #include <string>
 
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/ssl/stream.hpp>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/read.hpp>
 #include <boost/beast/http/status.hpp>
+#include <boost/beast/http/string_body.hpp>
 
 #include "edge/cache/edge_cache.hpp"
 #include "edge/cache/http_cache.hpp"
@@ -324,6 +327,128 @@ struct CollapseWait {
   bool woken = false;
 };
 
+/// The end-to-end fields of a parsed message head (hop-by-hop fields, framing
+/// and the fields its Connection header names left out).
+template <class Message>
+cache::Fields end_to_end_fields(const Message& msg) {
+  ConnectionOptions opts;
+  if (auto c = msg.find(field::connection); c != msg.end()) opts.load(as_view(c->value()));
+  cache::Fields out;
+  for (const auto& f : msg) {
+    if (http::is_hop_by_hop_or_framing(f.name())) continue;
+    std::string_view n = as_view(f.name_string());
+    if (opts.count && opts.contains(n)) continue;
+    out.emplace_back(std::string(n), std::string(as_view(f.value())));
+  }
+  return out;
+}
+
+/// Fields kept in a stored response: not those the edge writes itself on a
+/// hit (Date, Age, Via, X-Cache) nor anything about one user (Set-Cookie).
+cache::Fields storable_fields(cache::Fields fields) {
+  std::erase_if(fields, [](const auto& f) {
+    return iequals(f.first, "date") || iequals(f.first, "age") || iequals(f.first, "via") ||
+           iequals(f.first, "set-cookie") || iequals(f.first, "x-cache") ||
+           iequals(f.first, "set-cookie2");
+  });
+  return fields;
+}
+
+/// A stale-while-revalidate refresh: the request to repeat and where its
+/// answer goes. It owns the key's fill, so there is one refresh per key at a
+/// time (and misses for the key collapse onto it meanwhile).
+struct BackgroundRefresh {
+  server::Worker* worker = nullptr;
+  const server::GroupRuntime* group = nullptr;
+  cache::EdgeCache* ec = nullptr;
+  std::shared_ptr<const cache::CachePolicy> policy;
+  std::string key;
+  std::string store_key;
+  std::string path;
+  std::string head;  // the complete request head for the target
+  cache::CachedPtr stale;
+  cache::RequestFacts req;  // method is "GET" (a literal)
+  std::shared_ptr<cache::Fill> fill;
+
+  BackgroundRefresh() = default;
+  BackgroundRefresh(const BackgroundRefresh&) = delete;
+  BackgroundRefresh& operator=(const BackgroundRefresh&) = delete;
+  ~BackgroundRefresh() {
+    if (fill) ec->finish(key, fill);
+  }
+};
+
+void cancel_socket(void* sock) {
+  beast::error_code ec;
+  static_cast<Socket*>(sock)->cancel(ec);
+}
+
+/// Runs on the worker that served the stale response, apart from any client
+/// connection: a new connection to a target (plain HTTP groups; a TLS group
+/// is not refreshed in the background, its next request revalidates), the
+/// request with the stored validators, then the store refreshed by a 304 or
+/// replaced by a storable full response (read whole, bounded by
+/// cache.max_object_size). Bounded by the upstream timeouts; any failure
+/// leaves the stale response as it is.
+Task<void> refresh_in_background(std::shared_ptr<BackgroundRefresh> r) {
+  server::Worker& w = *r->worker;
+  const auto& cfg = w.state().config;
+  if (!r->group->tls.empty()) co_return;
+  const std::size_t gi = r->group->group->index();
+  upstream::Target* t = upstream::pick_routable(w.balancer(gi), *r->group->group,
+                                                r->group->group->members(), upstream::ExcludeSet{},
+                                                w.shard().target_group_fail_open[gi]);
+  if (!t) co_return;
+  upstream::OutstandingGuard guard(t);
+  Socket sock(w.executor());
+  Deadline deadline;
+  deadline.attach(w.deadlines(), &cancel_socket, &sock);
+  deadline.arm(cfg.timeouts.upstream_connect);
+  auto [cec] = co_await sock.async_connect(t->endpoint, kUseTuple);
+  if (cec) co_return;
+  const cache::UnixSeconds request_time = r->ec->now();
+  deadline.arm(cfg.timeouts.upstream_response);
+  auto [wec, wn] = co_await asio::async_write(sock, asio::buffer(r->head), kUseTuple);
+  (void)wn;
+  if (wec) co_return;
+  auto buffer = std::make_unique<beast::flat_buffer>();  // off the frame
+  auto parser = std::make_unique<bhttp::response_parser<bhttp::string_body>>();
+  parser->header_limit(static_cast<std::uint32_t>(
+      std::min<std::uint64_t>(cfg.limits.max_header_bytes, 0xffffffffU)));
+  parser->body_limit(r->ec->max_object());
+  auto [rec, rn] = co_await bhttp::async_read(sock, *buffer, *parser, kUseTuple);
+  (void)rn;
+  deadline.disarm();
+  beast::error_code ignored;
+  sock.close(ignored);
+  if (rec) co_return;
+  auto& msg = parser->get();
+  const int status = msg.result_int();
+  const cache::UnixSeconds now = r->ec->now();
+  cache::Fields fields = end_to_end_fields(msg);
+  const cache::ResponseFacts facts = cache::response_facts(status, fields);
+  auto& store = r->ec->store();
+  if (status == 304) {
+    store.put(r->store_key, cache::refresh_stored(*r->stale, storable_fields(std::move(fields)),
+                                                  facts, *r->policy, r->req, request_time, now));
+    co_return;
+  }
+  if (status >= 500) co_return;  // keep serving what is stored
+  const cache::StoreDecision d = cache::decide_store(*r->policy, r->req, facts, now);
+  if (!d.store || cache::vary_names(fields).star) {
+    store.erase(r->store_key);
+    co_return;
+  }
+  auto fresh = std::make_shared<cache::CachedResponse>(
+      cache::make_stored(status, std::string(as_view(msg.reason())),
+                         storable_fields(std::move(fields)), facts, d, request_time, now));
+  fresh->path = r->path;
+  fresh->body = std::move(msg.body());
+  fresh->vary_names = r->stale->vary_names;
+  fresh->vary_values = r->stale->vary_values;
+  store.put(r->store_key, std::move(fresh));
+}
+
 enum class HeadRead { ok, closed, answered };
 enum class Step { ok, failed, answered };
 enum class ResponseHead { ok, failed_before_bytes, failed, timeout, bad };
@@ -517,7 +642,7 @@ class Session {
     }
     shard.groups[fwd->index].requests.inc();
     if (action.cache && w_.state().cache) [[unlikely]] {
-      co_await forward_cached(*action.cache, w_.state().groups[fwd->index]);
+      co_await forward_cached(action.cache, w_.state().groups[fwd->index]);
       co_return;
     }
     co_await forward(w_.state().groups[fwd->index]);
@@ -777,7 +902,9 @@ class Session {
   /// the target (our validators replace the client's) and kept for serving on
   /// a target error. Other methods are forwarded, and unsafe ones invalidate
   /// the URI once the target answered without an error (RFC 9111 4.4).
-  Task<void> forward_cached(const cache::CachePolicy& policy, const server::GroupRuntime& group) {
+  Task<void> forward_cached(const std::shared_ptr<const cache::CachePolicy>& policy_ptr,
+                            const server::GroupRuntime& group) {
+    const cache::CachePolicy& policy = *policy_ptr;
     cache::EdgeCache& ec = *w_.state().cache;
     if (!cx_) cx_ = std::make_unique<CacheExchange>();
     CacheExchange& x = *cx_;
@@ -811,9 +938,11 @@ class Session {
         case cache::Usability::fresh:
           co_await serve_stored(std::move(entry), metrics::CacheResult::hit, "Hit from edged");
           co_return;
-        case cache::Usability::stale_acceptable:
         case cache::Usability::stale_while_revalidate:
-          // TODO(cache): refresh in the background for stale-while-revalidate.
+          start_background_refresh(ec, policy_ptr, group, entry);
+          co_await serve_stored(std::move(entry), metrics::CacheResult::stale, "Hit from edged");
+          co_return;
+        case cache::Usability::stale_acceptable:
           co_await serve_stored(std::move(entry), metrics::CacheResult::stale, "Hit from edged");
           co_return;
         case cache::Usability::must_revalidate:
@@ -852,6 +981,56 @@ class Session {
         .inc();
     co_await forward(group);
     x.end_fill();
+  }
+
+  /// stale-while-revalidate: unless a fetch for the key is already in flight,
+  /// one background request refreshes `stale` (refresh_in_background); the
+  /// client is answered from the store meanwhile, without waiting for it.
+  void start_background_refresh(cache::EdgeCache& ec,
+                                const std::shared_ptr<const cache::CachePolicy>& policy,
+                                const server::GroupRuntime& group, const cache::CachedPtr& stale) {
+    bool leader = false;
+    auto fill = ec.join(cx_->key, leader);
+    if (!leader) return;  // a refresh (or a miss's fetch) is on its way
+    auto r = std::make_shared<BackgroundRefresh>();
+    r->worker = &w_;
+    r->group = &group;
+    r->ec = &ec;
+    r->policy = policy;
+    r->key = cx_->key;
+    r->store_key = cx_->store_key;
+    r->path = std::string(view_.path);
+    r->stale = stale;
+    r->req = cx_->req;
+    r->req.method = "GET";
+    r->fill = std::move(fill);
+    // The client's request, as a GET with our validators instead of its own.
+    std::string& h = r->head;
+    h.append("GET ").append(head_.target()).append(" HTTP/1.1\r\n");
+    const auto& msg = req_->get();
+    for (const auto& f : msg) {
+      switch (f.name()) {
+        case field::if_none_match:
+        case field::if_modified_since:
+        case field::if_range:
+        case field::if_match:
+        case field::if_unmodified_since:
+        case field::range:
+        case field::expect:
+        case field::via:
+          continue;
+        default:
+          break;
+      }
+      if (http::is_hop_by_hop_or_framing(f.name())) continue;
+      h.append(as_view(f.name_string())).append(": ").append(as_view(f.value())).append("\r\n");
+    }
+    if (!stale->etag.empty()) h.append("If-None-Match: ").append(stale->etag).append("\r\n");
+    if (!stale->last_modified.empty())
+      h.append("If-Modified-Since: ").append(stale->last_modified).append("\r\n");
+    h.append("Via: 1.1 edged\r\nConnection: close\r\n\r\n");
+    w_.shard().cache_background_refreshes.inc();
+    asio::co_spawn(w_.executor(), refresh_in_background(std::move(r)), asio::detached);
   }
 
   /// Waits (up to cache.collapse_timeout) for another request's fill of this
@@ -917,30 +1096,8 @@ class Session {
   }
 
   /// The end-to-end fields of the target's response head.
-  cache::Fields response_fields() const {
-    const auto& msg = res_->get();
-    ConnectionOptions opts;
-    if (auto c = msg.find(field::connection); c != msg.end()) opts.load(as_view(c->value()));
-    cache::Fields out;
-    for (const auto& f : msg) {
-      if (http::is_hop_by_hop_or_framing(f.name())) continue;
-      std::string_view n = as_view(f.name_string());
-      if (opts.count && opts.contains(n)) continue;
-      out.emplace_back(std::string(n), std::string(as_view(f.value())));
-    }
-    return out;
-  }
+  cache::Fields response_fields() const { return end_to_end_fields(res_->get()); }
 
-  /// Fields kept in a stored response: not those the edge writes itself on a
-  /// hit (Date, Age, Via, X-Cache) nor anything about one user (Set-Cookie).
-  static cache::Fields storable_fields(cache::Fields fields) {
-    std::erase_if(fields, [](const auto& f) {
-      return iequals(f.first, "date") || iequals(f.first, "age") || iequals(f.first, "via") ||
-             iequals(f.first, "set-cookie") || iequals(f.first, "x-cache") ||
-             iequals(f.first, "set-cookie2");
-    });
-    return fields;
-  }
 
   // --------------------------------------------------- cache_response_head
   /// The target's response head on a cached route. True when the request was

@@ -380,6 +380,42 @@ TEST_F(CacheTest, RequestNoCacheAndOnlyIfCached) {
   (void)max_age;
 }
 
+TEST_F(CacheTest, StaleWhileRevalidateRefreshesInTheBackgroundOnce) {
+  auto& o = add_origin();
+  start_cached(cache_config());
+  get("/swr?header=Cache-Control:max-age=10,stale-while-revalidate=600&header=X-Version:1");
+  now_ += 20;  // stale, within stale-while-revalidate
+  // The refresh takes 1 s at the origin; requests meanwhile are answered at
+  // once from the stale response (the first one certainly), and only one
+  // refresh is sent.
+  const std::string target =
+      "/swr?header=Cache-Control:max-age=600&header=X-Version:2&delay=1000";
+  std::string last = "1";
+  for (int i = 0; i < 10; ++i) {
+    auto r = get(target);
+    ASSERT_EQ(r.status, 200);
+    EXPECT_EQ(r.header("X-Cache"), "Hit from edged");
+    if (i == 0) {
+      EXPECT_EQ(r.header("X-Version"), "1");
+    }
+    EXPECT_GE(r.header("X-Version"), last);  // never back to the old one
+    last = r.header("X-Version");
+  }
+  ASSERT_TRUE(o.wait_for_requests(2, std::chrono::seconds(10)));
+  // Until the refresh is stored the stale response keeps answering; then the
+  // new one does. Polled with real requests, bounded by a deadline.
+  std::string version;
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (version != "2" && std::chrono::steady_clock::now() < until)
+    version = get("/swr").header("X-Version");
+  EXPECT_EQ(version, "2");
+  EXPECT_EQ(o.requests_for("/swr"), 2u);
+  EXPECT_EQ(sum_shards(gateway_->metrics(),
+                       [](metrics::WorkerShard& s) { return s.cache_background_refreshes.value(); }),
+            1u);
+  EXPECT_GE(lookups(metrics::CacheResult::stale), 1u);
+}
+
 TEST_F(CacheTest, ThousandConcurrentMissesReachTheOriginOnce) {
   auto& o = add_origin();
   start_cached(cache_config());
