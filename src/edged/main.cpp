@@ -37,14 +37,11 @@ void print_notices(const edge::config::Config& c) {
                            "probed with a TCP connect by this version (no TLS to targets yet)\n",
                    g.name.c_str());
   }
-  if (!c.origin_request_policies.empty())
-    std::fprintf(stderr, "edged: notice: origin request policies are not applied by "
-                         "this version\n");
   for (const auto& l : c.listeners) {
     auto check = [&](const edge::config::Action& a) {
-      if (!a.forward.origin_request_policy.empty())
-        std::fprintf(stderr, "edged: notice: listener '%s': origin_request_policy "
-                             "is not applied by this version\n", l.name.c_str());
+      if (!a.forward.origin_request_policy.empty() && a.forward.cache_policy.empty())
+        std::fprintf(stderr, "edged: notice: listener '%s': origin_request_policy applies "
+                             "with a cache_policy only (as CloudFront)\n", l.name.c_str());
       if (!a.forward.cache_policy.empty() && c.cache.memory == 0)
         std::fprintf(stderr, "edged: notice: listener '%s': cache_policy has no effect with "
                              "cache.memory 0\n", l.name.c_str());

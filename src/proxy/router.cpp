@@ -307,8 +307,21 @@ RouteAction compile_action(const config::Action& a, std::span<const std::string>
         auto policy = cache::find_cache_policy(*config, out.cache_policy);
         if (!policy) throw std::runtime_error(where + ": unknown cache policy '" + out.cache_policy + "'");
         // CachingDisabled (max_ttl 0) behaves as no policy: nothing to look up or store.
-        if (policy->caching_enabled())
+        if (policy->caching_enabled()) {
+          // What goes to the target: the key, the origin request policy, what HTTP needs.
+          std::optional<config::OriginRequestPolicyConfig> orp;
+          const auto& orp_name = a.forward.origin_request_policy;
+          if (!orp_name.empty()) {
+            for (const auto& o : config->origin_request_policies)
+              if (o.name == orp_name) orp = o;
+            if (!orp) orp = cache::managed_origin_request_policy(orp_name);
+            if (!orp)
+              throw std::runtime_error(where + ": unknown origin request policy '" + orp_name + "'");
+          }
+          out.forward_policy =
+              std::make_shared<const cache::ForwardPolicy>(*policy, orp ? &*orp : nullptr);
           out.cache = std::make_shared<const cache::CachePolicy>(std::move(*policy));
+        }
       }
       out.origin_request_policy = a.forward.origin_request_policy;
       out.sticky = a.forward.stickiness.enabled;

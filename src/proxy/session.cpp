@@ -280,6 +280,14 @@ struct CacheExchange {
 
   cache::EdgeCache* ec = nullptr;
   const cache::CachePolicy* policy = nullptr;
+  /// What the target gets (origin_request_policy.hpp): the request target
+  /// without the query parameters it does not forward, the Cookie value with
+  /// only the forwarded cookies, Accept-Encoding normalised as in the key.
+  const cache::ForwardPolicy* fwd = nullptr;
+  bool rewrite_target = false;
+  std::string target;
+  std::string cookie;
+  std::string accept_encoding;
   std::string key;        // primary key (make_cache_key)
   std::string store_key;  // where the response goes: the key, or its Vary variant
   cache::RequestFacts req;
@@ -306,6 +314,11 @@ struct CacheExchange {
   void reset() {
     end_fill();
     policy = nullptr;
+    fwd = nullptr;
+    rewrite_target = false;
+    target.clear();
+    cookie.clear();
+    accept_encoding.clear();
     key.clear();
     store_key.clear();
     req = {};
@@ -642,7 +655,7 @@ class Session {
     }
     shard.groups[fwd->index].requests.inc();
     if (action.cache && w_.state().cache) [[unlikely]] {
-      co_await forward_cached(action.cache, w_.state().groups[fwd->index]);
+      co_await forward_cached(action, w_.state().groups[fwd->index]);
       co_return;
     }
     co_await forward(w_.state().groups[fwd->index]);
@@ -902,8 +915,8 @@ class Session {
   /// the target (our validators replace the client's) and kept for serving on
   /// a target error. Other methods are forwarded, and unsafe ones invalidate
   /// the URI once the target answered without an error (RFC 9111 4.4).
-  Task<void> forward_cached(const std::shared_ptr<const cache::CachePolicy>& policy_ptr,
-                            const server::GroupRuntime& group) {
+  Task<void> forward_cached(const RouteAction& action, const server::GroupRuntime& group) {
+    const std::shared_ptr<const cache::CachePolicy>& policy_ptr = action.cache;
     const cache::CachePolicy& policy = *policy_ptr;
     cache::EdgeCache& ec = *w_.state().cache;
     if (!cx_) cx_ = std::make_unique<CacheExchange>();
@@ -914,6 +927,7 @@ class Session {
     x.policy = &policy;
     x.req = cache::request_facts(head_);
     x.key = cache::make_cache_key(policy, {view_.host, view_.path, view_.query, &head_});
+    if (action.forward_policy) prepare_forwarding(*action.forward_policy);
     auto& lookups = w_.shard().cache_lookups;
     const auto method = req_->get().method();
     if (method != bhttp::verb::get && method != bhttp::verb::head) {
@@ -1006,9 +1020,15 @@ class Session {
     r->fill = std::move(fill);
     // The client's request, as a GET with our validators instead of its own.
     std::string& h = r->head;
-    h.append("GET ").append(head_.target()).append(" HTTP/1.1\r\n");
+    const CacheExchange& x = *cx_;
+    h.append("GET ")
+        .append(x.rewrite_target ? std::string_view(x.target) : head_.target())
+        .append(" HTTP/1.1\r\n");
     const auto& msg = req_->get();
     for (const auto& f : msg) {
+      if (x.fwd && f.name() != field::host &&
+          (f.name() == field::cookie || !x.fwd->header(as_view(f.name_string()))))
+        continue;
       switch (f.name()) {
         case field::if_none_match:
         case field::if_modified_since:
@@ -1025,6 +1045,9 @@ class Session {
       if (http::is_hop_by_hop_or_framing(f.name())) continue;
       h.append(as_view(f.name_string())).append(": ").append(as_view(f.value())).append("\r\n");
     }
+    if (!x.cookie.empty()) h.append("Cookie: ").append(x.cookie).append("\r\n");
+    if (!x.accept_encoding.empty())
+      h.append("Accept-Encoding: ").append(x.accept_encoding).append("\r\n");
     if (!stale->etag.empty()) h.append("If-None-Match: ").append(stale->etag).append("\r\n");
     if (!stale->last_modified.empty())
       h.append("If-Modified-Since: ").append(stale->last_modified).append("\r\n");
@@ -1054,6 +1077,21 @@ class Session {
     auto [ec] = co_await slot->timer.async_wait(kUseTuple);
     (void)ec;
     co_return slot->woken;
+  }
+
+  /// What of the viewer's request goes to the target on this route.
+  void prepare_forwarding(const cache::ForwardPolicy& fp) {
+    CacheExchange& x = *cx_;
+    x.fwd = &fp;
+    if (!fp.all_query() && !view_.query.empty()) {
+      x.rewrite_target = true;
+      x.target.assign(view_.path);
+      std::string q = fp.query(view_.query);
+      if (!q.empty()) x.target.append("?").append(q);
+    }
+    if (const std::string_view c = head_.header("cookie"); !c.empty()) x.cookie = fp.cookie(c);
+    if (fp.normalize_accept_encoding())
+      x.accept_encoding = cache::normalize_accept_encoding(*x.policy, head_.header("accept-encoding"));
   }
 
   /// The stored response for this request: through the Vary marker to the
@@ -1717,7 +1755,7 @@ class Session {
     auto m = msg.method_string();
     out_.append(m.data(), m.size());
     out_.push_back(' ');
-    out_.append(head_.target());
+    out_.append(cx_on_ && cx_->rewrite_target ? std::string_view(cx_->target) : head_.target());
     out_.append(" HTTP/1.1\r\n"sv);
 
     ConnectionOptions opts;
@@ -1767,12 +1805,27 @@ class Session {
           }
           break;
       }
+      if (cx_on_ && cx_->fwd) [[unlikely]] {
+        // Cached route: only what the key and the origin request policy name.
+        if (name == field::host) {
+          if (cx_->fwd->replace_host()) {
+            has_host = false;
+            continue;
+          }
+        } else if (name == field::cookie || !cx_->fwd->header(n)) {
+          continue;
+        }
+      }
       if (opts.count && opts.contains(n)) continue;
       if (!edits.remove.empty() && removed_by(edits, n)) continue;
       out_.append(n);
       out_.append(": "sv);
       out_.append(v);
       out_.append(kCrlf);
+    }
+    if (cx_on_ && cx_->fwd) [[unlikely]] {
+      if (!cx_->cookie.empty()) append_field(out_, "Cookie", cx_->cookie);
+      if (!cx_->accept_encoding.empty()) append_field(out_, "Accept-Encoding", cx_->accept_encoding);
     }
     if (!has_host) append_field(out_, "Host", ctx_.target ? ctx_.target->id : "");
     // X-Forwarded-For: append the client address.

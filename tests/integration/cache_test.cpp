@@ -27,6 +27,8 @@ class CacheTest : public GatewayTest {
     p.max_ttl = std::chrono::seconds(86400);
     c.cache_policies.push_back(p);
     c.listeners[0].default_action.forward.cache_policy = "test";
+    // The tests steer the origin by query parameters: forward them all.
+    c.listeners[0].default_action.forward.origin_request_policy = "AllViewer";
     c.cache.memory = 4 * 1024 * 1024;
     c.cache.max_object_size = 64 * 1024;
     return c;
@@ -378,6 +380,82 @@ TEST_F(CacheTest, RequestNoCacheAndOnlyIfCached) {
   auto max_age = get("/rq", {{"Cache-Control", "max-age=1"}});
   EXPECT_EQ(o.requests_for("/rq"), 3u);
   (void)max_age;
+}
+
+TEST_F(CacheTest, WithoutOriginRequestPolicyOnlyTheKeyIsForwarded) {
+  auto& o = add_origin();
+  auto c = cache_config();
+  c.cache_policies[0].key_query_strings.mode = config::KeySelector::Mode::whitelist;
+  c.cache_policies[0].key_query_strings.names = {"page"};
+  c.cache_policies[0].key_headers = {"X-Tenant"};
+  c.listeners[0].default_action.forward.origin_request_policy.clear();
+  start_cached(c);
+  auto r = get("/fw?page=2&utm=x&other=1",
+               {{"X-Tenant", "t1"}, {"X-Other", "o"}, {"User-Agent", "ua"}, {"Cookie", "a=1; b=2"}});
+  ASSERT_EQ(r.status, 200);
+  auto last = o.last_request();
+  ASSERT_TRUE(last);
+  EXPECT_EQ(last->target, "/fw?page=2");
+  EXPECT_EQ(last->header("X-Tenant"), "t1");
+  EXPECT_FALSE(last->has_header("X-Other"));
+  EXPECT_FALSE(last->has_header("User-Agent"));
+  EXPECT_FALSE(last->has_header("Cookie"));
+  EXPECT_EQ(last->header("Host"), "127.0.0.1:" + std::to_string(port_));
+  EXPECT_FALSE(last->header("X-Forwarded-For").empty());
+}
+
+TEST_F(CacheTest, OriginRequestPoliciesAddWhatIsForwarded) {
+  auto& o = add_origin();
+  auto c = cache_config();
+  config::CachePolicyConfig keyed;
+  keyed.name = "cookies";
+  keyed.key_cookies.mode = config::KeySelector::Mode::whitelist;
+  keyed.key_cookies.names = {"lang"};
+  c.cache_policies.push_back(keyed);
+  config::OriginRequestPolicyConfig orp;
+  orp.name = "custom";
+  orp.headers.mode = config::KeySelector::Mode::whitelist;
+  orp.headers.names = {"X-Debug"};
+  orp.cookies.mode = config::KeySelector::Mode::whitelist;
+  orp.cookies.names = {"session"};
+  c.origin_request_policies.push_back(orp);
+  auto rule = [](int prio, const char* path, const char* cache, const char* origin) {
+    config::Rule r;
+    r.priority = prio;
+    r.conditions.path_pattern = {path};
+    r.action.kind = config::Action::Kind::forward;
+    r.action.forward.target_groups.push_back({"app", 1});
+    r.action.forward.cache_policy = cache;
+    r.action.forward.origin_request_policy = origin;
+    return r;
+  };
+  c.listeners[0].rules.push_back(rule(1, "/ua*", "test", "UserAgentRefererHeaders"));
+  c.listeners[0].rules.push_back(rule(2, "/nohost*", "test", "AllViewerExceptHostHeader"));
+  c.listeners[0].rules.push_back(rule(3, "/custom*", "cookies", "custom"));
+  start_cached(c);
+
+  get("/ua?q=1", {{"User-Agent", "ua"}, {"Referer", "r"}, {"X-Other", "o"}, {"Cookie", "a=1"}});
+  auto last = o.last_request();
+  ASSERT_TRUE(last);
+  EXPECT_EQ(last->target, "/ua?q=1");
+  EXPECT_EQ(last->header("User-Agent"), "ua");
+  EXPECT_EQ(last->header("Referer"), "r");
+  EXPECT_FALSE(last->has_header("X-Other"));
+  EXPECT_FALSE(last->has_header("Cookie"));
+
+  get("/nohost", {{"X-Other", "o"}, {"Cookie", "a=1"}});
+  last = o.last_request();
+  EXPECT_EQ(last->header("Host"), "127.0.0.1:" + std::to_string(o.port()));
+  EXPECT_EQ(last->header("X-Other"), "o");
+  EXPECT_EQ(last->header("Cookie"), "a=1");
+
+  get("/custom?x=1", {{"X-Debug", "1"}, {"X-Other", "o"},
+                      {"Cookie", "lang=fr; session=s1; tracking=t"}});
+  last = o.last_request();
+  EXPECT_EQ(last->target, "/custom");
+  EXPECT_EQ(last->header("X-Debug"), "1");
+  EXPECT_FALSE(last->has_header("X-Other"));
+  EXPECT_EQ(last->header("Cookie"), "lang=fr; session=s1");
 }
 
 TEST_F(CacheTest, StaleWhileRevalidateRefreshesInTheBackgroundOnce) {

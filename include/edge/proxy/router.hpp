@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "edge/cache/cache_policy.hpp"
+#include "edge/cache/origin_request_policy.hpp"
 #include "edge/config/config.hpp"
 #include "edge/proxy/request_ctx.hpp"
 
@@ -56,6 +57,8 @@ struct RouteAction {
   /// the policy stores anything (CachingDisabled compiles to none). Requests
   /// through an action without one never touch the cache.
   std::shared_ptr<const cache::CachePolicy> cache;
+  /// With `cache`: what the target gets (cache key + origin request policy).
+  std::shared_ptr<const cache::ForwardPolicy> forward_policy;
   std::string origin_request_policy;  // empty = none
   bool sticky = false;                // target_group_stickiness.enabled
   std::int64_t sticky_seconds = 0;    // target_group_stickiness.duration
