@@ -889,6 +889,10 @@ class Session {
   /// whoever received it can read the counters).
   void finish_response_head(int status) {
     ctx_.status = status;
+    if (cx_on_) [[unlikely]] {
+      const std::string_view x = cx_->x_cache;  // "Hit from edged" -> "Hit"
+      ctx_.edge_result = x.substr(0, x.find(' '));
+    }
     auto& shard = w_.shard();
     const std::size_t sc = metrics::status_class_index(status);
     shard.listener_requests[listener_.index][sc].inc();
