@@ -46,6 +46,16 @@ struct Invalidation {
 /// (stored, found uncacheable, or failed), from the fill's worker thread. A
 /// wake function must only post to the waiter's own executor: the fill never
 /// touches another worker's sockets.
+///
+/// Behaviour chosen (and its limit): the fill copies the body into the
+/// response it will store (bounded by cache.max_object_size) and ends when
+/// that response is stored, just before the leader writes its last bytes;
+/// woken waiters then serve the stored response from the shared buffer. So a
+/// waiter starts sending once the body is complete at the edge, not chunk by
+/// chunk as it arrives. A response found not storable at head time, or whose
+/// chunked body grows past max_object_size, ends the fill at once: every
+/// waiter fetches for itself (none has started sending, so none is cut off).
+/// A waiter that waits longer than cache.collapse_timeout fetches for itself.
 class Fill {
  public:
   /// Registers `wake`; returns its id, or 0 when the fill already ended (the
