@@ -948,8 +948,12 @@ void Reader::root(const Node& n, Config& c) {
           map(v, p,
               {{"memory",
                 [&](const Node& x, const std::string& xp) { size(x, xp, c.cache.memory); }},
-               {"max_object_size", [&](const Node& x, const std::string& xp) {
+               {"max_object_size",
+                [&](const Node& x, const std::string& xp) {
                   size(x, xp, c.cache.max_object_size);
+                }},
+               {"collapse_timeout", [&](const Node& x, const std::string& xp) {
+                  duration(x, xp, c.cache.collapse_timeout);
                 }}});
         }}});
 }

@@ -251,6 +251,7 @@ class Validator {
     if (c_.cache.memory != 0) {
       size_range("cache.max_object_size", c_.cache.max_object_size, 1, c_.cache.memory);
     }
+    range("cache.collapse_timeout", c_.cache.collapse_timeout, seconds(0), seconds(300));
   }
 
   void listener(const ListenerConfig& l, const std::string& path) {

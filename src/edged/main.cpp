@@ -33,14 +33,14 @@ constexpr const char* kUsage =
 /// Settings this version accepts (they are part of the configuration contract)
 /// but does not act on yet: said once at start, never silently ignored.
 void print_notices(const edge::config::Config& c) {
-  if (!c.cache_policies.empty() || !c.origin_request_policies.empty())
-    std::fprintf(stderr, "edged: notice: cache and origin request policies are not applied by "
-                         "this version\n");
   for (const auto& l : c.listeners) {
     auto check = [&](const edge::config::Action& a) {
-      if (!a.forward.cache_policy.empty() || !a.forward.origin_request_policy.empty())
-        std::fprintf(stderr, "edged: notice: listener '%s': cache_policy / origin_request_policy "
-                             "are not applied by this version\n", l.name.c_str());
+      if (!a.forward.origin_request_policy.empty() && a.forward.cache_policy.empty())
+        std::fprintf(stderr, "edged: notice: listener '%s': origin_request_policy applies "
+                             "with a cache_policy only (as CloudFront)\n", l.name.c_str());
+      if (!a.forward.cache_policy.empty() && c.cache.memory == 0)
+        std::fprintf(stderr, "edged: notice: listener '%s': cache_policy has no effect with "
+                             "cache.memory 0\n", l.name.c_str());
     };
     check(l.default_action);
     for (const auto& r : l.rules) check(r.action);

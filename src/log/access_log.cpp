@@ -76,6 +76,11 @@ void fill_record(AccessRecord& r, const proxy::RequestCtx& ctx, const RequestLin
   r.classification = ctx.classification;
   r.error = ctx.error;
   r.action = ctx.action;
+  r.edge_result = ctx.edge_result == "Hit"          ? 1
+                  : ctx.edge_result == "RefreshHit" ? 2
+                  : ctx.edge_result == "Miss"       ? 3
+                  : ctx.edge_result == "Error"      ? 4
+                                                    : 0;
   r.set_text(AccessRecord::kMethod, line.method);
   r.set_text(AccessRecord::kTarget, line.target);
   r.set_text(AccessRecord::kHost, line.host);
@@ -490,6 +495,9 @@ void format_json(const AccessRecord& r, const AccessLogNames& names, std::string
   str("classification", classification_name(r.classification));
   str("classification_reason",
       r.classification == 0 ? std::string_view{} : r.get_text(AccessRecord::kClassificationReason));
+  // CloudFront's field, after ALB's (JSON only: the ALB line keeps ALB's fields).
+  static constexpr std::string_view kEdgeResults[] = {"", "Hit", "RefreshHit", "Miss", "Error"};
+  str("x_edge_result_type", r.edge_result < 5 ? kEdgeResults[r.edge_result] : "");
   out.append("}\n");
 }
 

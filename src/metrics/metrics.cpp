@@ -112,6 +112,10 @@ struct Totals {
   std::array<std::int64_t, kUpgradeProtocolNames.size()> active_upgraded{};
   std::array<std::uint64_t, kUpgradeProtocolNames.size()> upgrades{};
   std::uint64_t upgrades_declined = 0;
+  std::array<std::uint64_t, kCacheResultCount> cache_lookups{};
+  std::uint64_t cache_hit_bytes = 0;
+  std::uint64_t cache_fetches_avoided = 0;
+  std::uint64_t cache_background_refreshes = 0;
 
   void add(const WorkerShard& s) {
     for (std::size_t i = 0; i < tls_handshakes.size(); ++i) tls_handshakes[i] += s.tls_handshakes[i].value();
@@ -162,6 +166,10 @@ struct Totals {
       upgrades[i] += s.upgrades[i].value();
     }
     upgrades_declined += s.upgrades_declined.value();
+    for (std::size_t i = 0; i < kCacheResultCount; ++i) cache_lookups[i] += s.cache_lookups[i].value();
+    cache_hit_bytes += s.cache_hit_bytes.value();
+    cache_fetches_avoided += s.cache_fetches_avoided.value();
+    cache_background_refreshes += s.cache_background_refreshes.value();
   }
 };
 
@@ -434,6 +442,23 @@ class ShardCollector final : public prometheus::Collectable {
         "edged_upgrades_declined_total",
         "Upgrade requests forwarded as plain HTTP (protocol not allowed, not a bodiless GET).",
         t.upgrades_declined));
+    {
+      MetricFamily f = family("edged_cache_lookups_total",
+                              "Requests through a route with a cache policy, by cache result.",
+                              MetricType::Counter);
+      for (std::size_t i = 0; i < kCacheResultCount; ++i)
+        f.metric.push_back(counter(t.cache_lookups[i], {label("result", kCacheResultNames[i])}));
+      out.push_back(std::move(f));
+    }
+    out.push_back(single_counter("edged_cache_hit_bytes_total",
+                                 "Body bytes sent to clients from stored responses.",
+                                 t.cache_hit_bytes));
+    out.push_back(single_counter("edged_cache_origin_fetches_avoided_total",
+                                 "Target fetches saved by collapsing concurrent misses.",
+                                 t.cache_fetches_avoided));
+    out.push_back(single_counter("edged_cache_background_refreshes_total",
+                                 "stale-while-revalidate refreshes sent to targets.",
+                                 t.cache_background_refreshes));
     {
       MetricFamily f = family("edged_target_group_fail_open_requests_total",
                               "Requests routed to all registered targets because fewer than "

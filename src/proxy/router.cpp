@@ -288,7 +288,7 @@ bool match_query(const std::vector<QueryPair>& pairs, std::string_view query) {
 // ---- actions --------------------------------------------------------------------
 
 RouteAction compile_action(const config::Action& a, std::span<const std::string> group_names,
-                           const std::string& where) {
+                           const std::string& where, const config::Config* config) {
   RouteAction out;
   out.kind = a.kind;
   switch (a.kind) {
@@ -303,6 +303,26 @@ RouteAction compile_action(const config::Action& a, std::span<const std::string>
         out.forward_weight_total += g.weight;
       }
       out.cache_policy = a.forward.cache_policy;
+      if (config && !out.cache_policy.empty()) {
+        auto policy = cache::find_cache_policy(*config, out.cache_policy);
+        if (!policy) throw std::runtime_error(where + ": unknown cache policy '" + out.cache_policy + "'");
+        // CachingDisabled (max_ttl 0) behaves as no policy: nothing to look up or store.
+        if (policy->caching_enabled()) {
+          // What goes to the target: the key, the origin request policy, what HTTP needs.
+          std::optional<config::OriginRequestPolicyConfig> orp;
+          const auto& orp_name = a.forward.origin_request_policy;
+          if (!orp_name.empty()) {
+            for (const auto& o : config->origin_request_policies)
+              if (o.name == orp_name) orp = o;
+            if (!orp) orp = cache::managed_origin_request_policy(orp_name);
+            if (!orp)
+              throw std::runtime_error(where + ": unknown origin request policy '" + orp_name + "'");
+          }
+          out.forward_policy =
+              std::make_shared<const cache::ForwardPolicy>(*policy, orp ? &*orp : nullptr);
+          out.cache = std::make_shared<const cache::CachePolicy>(std::move(*policy));
+        }
+      }
       out.origin_request_policy = a.forward.origin_request_policy;
       out.sticky = a.forward.stickiness.enabled;
       out.sticky_seconds =
@@ -364,7 +384,8 @@ struct Router::Rule {
   }
 };
 
-Router::Router(const config::ListenerConfig& listener, std::span<const std::string> group_names)
+Router::Router(const config::ListenerConfig& listener, std::span<const std::string> group_names,
+               const config::Config* config)
     : listener_(listener.name) {
   std::vector<const config::Rule*> sorted;
   sorted.reserve(listener.rules.size());
@@ -402,11 +423,11 @@ Router::Router(const config::ListenerConfig& listener, std::span<const std::stri
       rule.queries.push_back(std::move(pair));
     }
     rule.action = actions_.size();
-    actions_.push_back(compile_action(src->action, group_names, where));
+    actions_.push_back(compile_action(src->action, group_names, where, config));
     rules_.push_back(std::move(rule));
   }
   actions_.push_back(compile_action(listener.default_action, group_names,
-                                    "listener '" + listener.name + "' default action"));
+                                    "listener '" + listener.name + "' default action", config));
 }
 
 Router::~Router() = default;

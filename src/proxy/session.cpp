@@ -6,13 +6,18 @@
 //   Session::validate_request   desync classification, framing, 413
 //   Session::route              listener rule → action
 //   Session::respond_locally    fixed response / redirect / hook answer
+//   Session::forward_cached     routes with a cache policy only: lookup, hit,
+//                               revalidation, stale serving, then forward
 //   Session::forward            pick target → acquire connection → send → read
 //                               response head, with retries
 //     Session::pick_target      balancer (or hook) over the group's targets
 //     Session::acquire          pooled connection or a new one (connect timeout)
 //     Session::send_request     rewritten head + body (bounded relay)
 //     Session::read_response_head
-//   Session::relay_response     rewritten head + body (bounded relay)
+//     Session::cache_response_head  (cached routes) 304 refresh, stale on
+//                               error, store decision
+//   Session::relay_response     rewritten head + body (bounded relay), copied
+//                               into the cache when admitted
 //   Session::release_upstream   pool check-in (nginx rules) or close
 //   Session::finish_request     hooks.on_log + metrics
 //
@@ -30,14 +35,19 @@
 #include <string>
 
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/ssl/stream.hpp>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/read.hpp>
 #include <boost/beast/http/status.hpp>
+#include <boost/beast/http/string_body.hpp>
 
+#include "edge/cache/edge_cache.hpp"
+#include "edge/cache/http_cache.hpp"
 #include "edge/core/text.hpp"
 #include "edge/http/hop_by_hop.hpp"
 #include "edge/http/message_parser.hpp"
@@ -259,6 +269,200 @@ metrics::TlsError classify_tls_error(const beast::error_code& ec, bool timed_out
   return metrics::TlsError::other;
 }
 
+/// The cache side of one request through a route with a cache policy.
+/// Allocated once per connection, on its first such request; requests through
+/// routes without a policy never create or touch it (`Session::cx_on_` false).
+struct CacheExchange {
+  CacheExchange() = default;
+  CacheExchange(const CacheExchange&) = delete;
+  CacheExchange& operator=(const CacheExchange&) = delete;
+  ~CacheExchange() { end_fill(); }
+
+  cache::EdgeCache* ec = nullptr;
+  const cache::CachePolicy* policy = nullptr;
+  /// What the target gets (origin_request_policy.hpp): the request target
+  /// without the query parameters it does not forward, the Cookie value with
+  /// only the forwarded cookies, Accept-Encoding normalised as in the key.
+  const cache::ForwardPolicy* fwd = nullptr;
+  bool rewrite_target = false;
+  std::string target;
+  std::string cookie;
+  std::string accept_encoding;
+  std::string key;        // primary key (make_cache_key)
+  std::string store_key;  // where the response goes: the key, or its Vary variant
+  cache::RequestFacts req;
+  /// A stored response that needs validation: sent as validators to the
+  /// target, refreshed by a 304, served on a target error when allowed.
+  cache::CachedPtr stale;
+  cache::UnixSeconds request_time = 0;
+  std::string_view x_cache = "Miss from edged";
+  bool strip_conditionals = false;  // the target gets our validators, not the client's
+  bool served = false;              // answered from the store (not an ELB response)
+  // The response being copied into the store (null: not admitted).
+  std::shared_ptr<cache::CachedResponse> fill;
+  cache::VaryNames vary;
+  /// This request leads the fill of its key: others wait for it (collapsing).
+  std::shared_ptr<cache::Fill> leading;
+
+  /// Releases the waiters of this request's fill (stored, uncacheable or failed).
+  void end_fill() {
+    if (!leading) return;
+    ec->finish(key, leading);
+    leading.reset();
+  }
+
+  void reset() {
+    end_fill();
+    policy = nullptr;
+    fwd = nullptr;
+    rewrite_target = false;
+    target.clear();
+    cookie.clear();
+    accept_encoding.clear();
+    key.clear();
+    store_key.clear();
+    req = {};
+    stale.reset();
+    request_time = 0;
+    x_cache = "Miss from edged";
+    strip_conditionals = false;
+    served = false;
+    fill.reset();
+    vary = {};
+  }
+};
+
+/// A request waiting for another request's fill of its key: the fill wakes
+/// it by posting to its worker's executor (never from another thread).
+struct CollapseWait {
+  explicit CollapseWait(Executor ex) : timer(ex) {}
+  Timer timer;
+  bool woken = false;
+};
+
+/// The end-to-end fields of a parsed message head (hop-by-hop fields, framing
+/// and the fields its Connection header names left out).
+template <class Message>
+cache::Fields end_to_end_fields(const Message& msg) {
+  ConnectionOptions opts;
+  if (auto c = msg.find(field::connection); c != msg.end()) opts.load(as_view(c->value()));
+  cache::Fields out;
+  for (const auto& f : msg) {
+    if (http::is_hop_by_hop_or_framing(f.name())) continue;
+    std::string_view n = as_view(f.name_string());
+    if (opts.count && opts.contains(n)) continue;
+    out.emplace_back(std::string(n), std::string(as_view(f.value())));
+  }
+  return out;
+}
+
+/// Fields kept in a stored response: not those the edge writes itself on a
+/// hit (Date, Age, Via, X-Cache) nor anything about one user (Set-Cookie).
+cache::Fields storable_fields(cache::Fields fields) {
+  std::erase_if(fields, [](const auto& f) {
+    return iequals(f.first, "date") || iequals(f.first, "age") || iequals(f.first, "via") ||
+           iequals(f.first, "set-cookie") || iequals(f.first, "x-cache") ||
+           iequals(f.first, "set-cookie2");
+  });
+  return fields;
+}
+
+/// A stale-while-revalidate refresh: the request to repeat and where its
+/// answer goes. It owns the key's fill, so there is one refresh per key at a
+/// time (and misses for the key collapse onto it meanwhile).
+struct BackgroundRefresh {
+  server::Worker* worker = nullptr;
+  std::shared_ptr<const server::Snapshot> snap;  // keeps `group` alive across a reload
+  const server::GroupRuntime* group = nullptr;
+  cache::EdgeCache* ec = nullptr;
+  std::shared_ptr<const cache::CachePolicy> policy;
+  std::string key;
+  std::string store_key;
+  std::string path;
+  std::string head;  // the complete request head for the target
+  cache::CachedPtr stale;
+  cache::RequestFacts req;  // method is "GET" (a literal)
+  std::shared_ptr<cache::Fill> fill;
+
+  BackgroundRefresh() = default;
+  BackgroundRefresh(const BackgroundRefresh&) = delete;
+  BackgroundRefresh& operator=(const BackgroundRefresh&) = delete;
+  ~BackgroundRefresh() {
+    if (fill) ec->finish(key, fill);
+  }
+};
+
+void cancel_socket(void* sock) {
+  beast::error_code ec;
+  static_cast<Socket*>(sock)->cancel(ec);
+}
+
+/// Runs on the worker that served the stale response, apart from any client
+/// connection: a new connection to a target (plain HTTP groups; a TLS group
+/// is not refreshed in the background, its next request revalidates), the
+/// request with the stored validators, then the store refreshed by a 304 or
+/// replaced by a storable full response (read whole, bounded by
+/// cache.max_object_size). Bounded by the upstream timeouts; any failure
+/// leaves the stale response as it is.
+Task<void> refresh_in_background(std::shared_ptr<BackgroundRefresh> r) {
+  server::Worker& w = *r->worker;
+  const auto& cfg = r->snap->config;
+  if (!r->group->tls.empty()) co_return;
+  const std::size_t gi = r->group->group->index();
+  upstream::Target* t = upstream::pick_routable(w.balancer(gi), *r->group->group,
+                                                r->group->group->members(), upstream::ExcludeSet{},
+                                                w.shard().target_group_fail_open[gi]);
+  if (!t) co_return;
+  upstream::OutstandingGuard guard(t);
+  Socket sock(w.executor());
+  Deadline deadline;
+  deadline.attach(w.deadlines(), &cancel_socket, &sock);
+  deadline.arm(cfg.timeouts.upstream_connect);
+  auto [cec] = co_await sock.async_connect(t->endpoint, kUseTuple);
+  if (cec) co_return;
+  const cache::UnixSeconds request_time = r->ec->now();
+  deadline.arm(cfg.timeouts.upstream_response);
+  auto [wec, wn] = co_await asio::async_write(sock, asio::buffer(r->head), kUseTuple);
+  (void)wn;
+  if (wec) co_return;
+  auto buffer = std::make_unique<beast::flat_buffer>();  // off the frame
+  auto parser = std::make_unique<bhttp::response_parser<bhttp::string_body>>();
+  parser->header_limit(static_cast<std::uint32_t>(
+      std::min<std::uint64_t>(cfg.limits.max_header_bytes, 0xffffffffU)));
+  parser->body_limit(r->ec->max_object());
+  auto [rec, rn] = co_await bhttp::async_read(sock, *buffer, *parser, kUseTuple);
+  (void)rn;
+  deadline.disarm();
+  beast::error_code ignored;
+  sock.close(ignored);
+  if (rec) co_return;
+  auto& msg = parser->get();
+  const int status = msg.result_int();
+  const cache::UnixSeconds now = r->ec->now();
+  cache::Fields fields = end_to_end_fields(msg);
+  const cache::ResponseFacts facts = cache::response_facts(status, fields);
+  auto& store = r->ec->store();
+  if (status == 304) {
+    store.put(r->store_key, cache::refresh_stored(*r->stale, storable_fields(std::move(fields)),
+                                                  facts, *r->policy, r->req, request_time, now));
+    co_return;
+  }
+  if (status >= 500) co_return;  // keep serving what is stored
+  const cache::StoreDecision d = cache::decide_store(*r->policy, r->req, facts, now);
+  if (!d.store || cache::vary_names(fields).star) {
+    store.erase(r->store_key);
+    co_return;
+  }
+  auto fresh = std::make_shared<cache::CachedResponse>(
+      cache::make_stored(status, std::string(as_view(msg.reason())),
+                         storable_fields(std::move(fields)), facts, d, request_time, now));
+  fresh->path = r->path;
+  fresh->body = std::move(msg.body());
+  fresh->vary_names = r->stale->vary_names;
+  fresh->vary_values = r->stale->vary_values;
+  store.put(r->store_key, std::move(fresh));
+}
+
 enum class HeadRead { ok, closed, answered };
 enum class Step { ok, failed, answered };
 enum class ResponseHead { ok, failed_before_bytes, failed, timeout, bad };
@@ -426,6 +630,7 @@ class Session {
     request_active_ = false;
     upgrade_ = {};
     sticky_cookies_.clear();
+    cx_on_ = false;
   }
 
   Task<void> handle_request() {
@@ -475,6 +680,10 @@ class Session {
       co_return;
     }
     shard.groups[fwd->index].requests.inc();
+    if (action.cache && snap_->cache) [[unlikely]] {
+      co_await forward_cached(action, snap_->groups[fwd->index]);
+      co_return;
+    }
     co_await forward(snap_->groups[fwd->index]);
   }
 
@@ -651,6 +860,10 @@ class Session {
 
   // Edge-generated error (400/408/413/431/502/503/504): short ALB-style body.
   Task<void> send_error(EdgeError e) {
+    if (cx_on_) [[unlikely]] {
+      if (co_await serve_stale_on_error(e)) co_return;
+      cx_->x_cache = "Error from edged";
+    }
     ctx_.error = e;
     w_.shard().edge_errors[static_cast<std::size_t>(e)].inc();
     record_recent_error(e);
@@ -679,6 +892,7 @@ class Session {
     append_field(out_, "Server", "edged");
     append_field(out_, "Date", w_.date().value());
     append_field(out_, "Content-Type", "text/html");
+    if (cx_on_) [[unlikely]] append_field(out_, "X-Cache", cx_->x_cache);
     out_.append("Content-Length: "sv);
     append_uint(out_, body_.size());
     out_.append(kCrlf);
@@ -698,10 +912,15 @@ class Session {
   /// whoever received it can read the counters).
   void finish_response_head(int status) {
     ctx_.status = status;
+    if (cx_on_) [[unlikely]] {
+      const std::string_view x = cx_->x_cache;  // "Hit from edged" -> "Hit"
+      ctx_.edge_result = x.substr(0, x.find(' '));
+    }
     auto& shard = w_.shard();
     const std::size_t sc = metrics::status_class_index(status);
     shard.listener_requests[listener_->index][sc].inc();
-    if (ctx_.target_status == 0) shard.listeners[listener_->index].elb_responses[sc].inc();
+    if (ctx_.target_status == 0 && !(cx_on_ && cx_->served))
+      shard.listeners[listener_->index].elb_responses[sc].inc();
     if (w_.draining() || close_after_) keep_alive_ = false;
     unsigned version = req_ && req_->is_header_done() ? req_->get().version() : 11;
     if (!keep_alive_) {
@@ -715,6 +934,445 @@ class Session {
   void apply_response_edits() {
     if (!sticky_cookies_.empty()) [[unlikely]] out_.append(sticky_cookies_);
     for (const auto& [name, value] : ctx_.response_edits.add) append_field(out_, name, value);
+  }
+
+  // -------------------------------------------------------- forward_cached
+  /// A request through a route with a cache policy. GET and HEAD are looked
+  /// up: a fresh stored response answers at once; a stale one is validated with
+  /// the target (our validators replace the client's) and kept for serving on
+  /// a target error. Other methods are forwarded, and unsafe ones invalidate
+  /// the URI once the target answered without an error (RFC 9111 4.4).
+  Task<void> forward_cached(const RouteAction& action, const server::GroupRuntime& group) {
+    const std::shared_ptr<const cache::CachePolicy>& policy_ptr = action.cache;
+    const cache::CachePolicy& policy = *policy_ptr;
+    cache::EdgeCache& ec = *snap_->cache;
+    if (!cx_) cx_ = std::make_unique<CacheExchange>();
+    CacheExchange& x = *cx_;
+    x.reset();
+    cx_on_ = true;
+    x.ec = &ec;
+    x.policy = &policy;
+    x.req = cache::request_facts(head_);
+    x.key = cache::make_cache_key(policy, {view_.host, view_.path, view_.query, &head_});
+    if (action.forward_policy) prepare_forwarding(*action.forward_policy);
+    auto& lookups = w_.shard().cache_lookups;
+    const auto method = req_->get().method();
+    if (method != bhttp::verb::get && method != bhttp::verb::head) {
+      lookups[static_cast<std::size_t>(metrics::CacheResult::bypass)].inc();
+      co_await forward(group);
+      const bool unsafe = method != bhttp::verb::options && method != bhttp::verb::trace;
+      if (unsafe && ctx_.target_status >= 200 && ctx_.target_status < 400)
+        invalidate_after_unsafe(ec);
+      co_return;
+    }
+    // A request with credentials is not answered from what others fetched,
+    // unless the policy puts Authorization into the key.
+    const bool auth_in_key =
+        std::find(policy.key_headers.begin(), policy.key_headers.end(), "authorization") !=
+        policy.key_headers.end();
+    cache::CachedPtr entry;
+    if (!x.req.has_authorization || auth_in_key) entry = lookup(ec, x);
+    x.request_time = ec.now();
+    if (entry) {
+      const cache::StoredFacts sf = cache::stored_facts(*entry, x.request_time);
+      switch (cache::usability(sf, x.req)) {
+        case cache::Usability::fresh:
+          co_await serve_stored(std::move(entry), metrics::CacheResult::hit, "Hit from edged");
+          co_return;
+        case cache::Usability::stale_while_revalidate:
+          start_background_refresh(ec, policy_ptr, group, entry);
+          co_await serve_stored(std::move(entry), metrics::CacheResult::stale, "Hit from edged");
+          co_return;
+        case cache::Usability::stale_acceptable:
+          co_await serve_stored(std::move(entry), metrics::CacheResult::stale, "Hit from edged");
+          co_return;
+        case cache::Usability::must_revalidate:
+          x.stale = std::move(entry);
+          x.strip_conditionals = !x.stale->etag.empty() || !x.stale->last_modified.empty();
+          break;
+      }
+    }
+    if (x.req.cc.only_if_cached) {
+      // RFC 9111 5.2.1.7: nothing usable stored → 504 without asking the target.
+      lookups[static_cast<std::size_t>(metrics::CacheResult::miss)].inc();
+      co_await send_error(EdgeError::target_timeout);
+      co_return;
+    }
+    if (!x.stale && method == bhttp::verb::get && cfg_->cache.collapse_timeout.count() > 0 &&
+        !x.req.cc.no_cache && !(x.req.pragma_no_cache && !x.req.has_cache_control)) {
+      // Collapsing: one fetch per key; the others wait for it, then read the store.
+      bool leader = false;
+      auto fill = ec.join(x.key, leader);
+      if (leader) {
+        x.leading = std::move(fill);
+      } else if (co_await wait_for_fill(std::move(fill))) {
+        cache::CachedPtr again = lookup(ec, x);
+        if (again && cache::usability(cache::stored_facts(*again, ec.now()), x.req) ==
+                         cache::Usability::fresh) {
+          w_.shard().cache_fetches_avoided.inc();
+          co_await serve_stored(std::move(again), metrics::CacheResult::collapsed,
+                                "Hit from edged");
+          co_return;
+        }
+      }
+      // Timed out, or the fill stored nothing usable for us: fetch as a miss.
+    }
+    lookups[static_cast<std::size_t>(x.stale ? metrics::CacheResult::revalidated
+                                             : metrics::CacheResult::miss)]
+        .inc();
+    co_await forward(group);
+    x.end_fill();
+  }
+
+  /// stale-while-revalidate: unless a fetch for the key is already in flight,
+  /// one background request refreshes `stale` (refresh_in_background); the
+  /// client is answered from the store meanwhile, without waiting for it.
+  void start_background_refresh(cache::EdgeCache& ec,
+                                const std::shared_ptr<const cache::CachePolicy>& policy,
+                                const server::GroupRuntime& group, const cache::CachedPtr& stale) {
+    bool leader = false;
+    auto fill = ec.join(cx_->key, leader);
+    if (!leader) return;  // a refresh (or a miss's fetch) is on its way
+    auto r = std::make_shared<BackgroundRefresh>();
+    r->worker = &w_;
+    r->snap = snap_;
+    r->group = &group;
+    r->ec = &ec;
+    r->policy = policy;
+    r->key = cx_->key;
+    r->store_key = cx_->store_key;
+    r->path = std::string(view_.path);
+    r->stale = stale;
+    r->req = cx_->req;
+    r->req.method = "GET";
+    r->fill = std::move(fill);
+    // The client's request, as a GET with our validators instead of its own.
+    std::string& h = r->head;
+    const CacheExchange& x = *cx_;
+    h.append("GET ")
+        .append(x.rewrite_target ? std::string_view(x.target) : head_.target())
+        .append(" HTTP/1.1\r\n");
+    const auto& msg = req_->get();
+    for (const auto& f : msg) {
+      if (x.fwd && f.name() != field::host &&
+          (f.name() == field::cookie || !x.fwd->header(as_view(f.name_string()))))
+        continue;
+      switch (f.name()) {
+        case field::if_none_match:
+        case field::if_modified_since:
+        case field::if_range:
+        case field::if_match:
+        case field::if_unmodified_since:
+        case field::range:
+        case field::expect:
+        case field::via:
+          continue;
+        default:
+          break;
+      }
+      if (http::is_hop_by_hop_or_framing(f.name())) continue;
+      h.append(as_view(f.name_string())).append(": ").append(as_view(f.value())).append("\r\n");
+    }
+    if (!x.cookie.empty()) h.append("Cookie: ").append(x.cookie).append("\r\n");
+    if (!x.accept_encoding.empty())
+      h.append("Accept-Encoding: ").append(x.accept_encoding).append("\r\n");
+    if (!stale->etag.empty()) h.append("If-None-Match: ").append(stale->etag).append("\r\n");
+    if (!stale->last_modified.empty())
+      h.append("If-Modified-Since: ").append(stale->last_modified).append("\r\n");
+    h.append("Via: 1.1 edged\r\nConnection: close\r\n\r\n");
+    w_.shard().cache_background_refreshes.inc();
+    asio::co_spawn(w_.executor(), refresh_in_background(std::move(r)), asio::detached);
+  }
+
+  /// Waits (up to cache.collapse_timeout) for another request's fill of this
+  /// key to end. True when it ended; false on timeout.
+  Task<bool> wait_for_fill(std::shared_ptr<cache::Fill> fill) {
+    auto slot = std::make_shared<CollapseWait>(w_.executor());
+    slot->timer.expires_after(cfg_->cache.collapse_timeout);
+    Executor ex = w_.executor();
+    const std::uint64_t id = fill->add_waiter([slot, ex] {
+      asio::post(ex, [slot] {
+        slot->woken = true;
+        slot->timer.cancel();
+      });
+    });
+    if (id == 0) co_return true;  // ended meanwhile
+    struct Leave {
+      cache::Fill& f;
+      std::uint64_t id;
+      ~Leave() { f.remove_waiter(id); }
+    } leave{*fill, id};
+    auto [ec] = co_await slot->timer.async_wait(kUseTuple);
+    (void)ec;
+    co_return slot->woken;
+  }
+
+  /// What of the viewer's request goes to the target on this route.
+  void prepare_forwarding(const cache::ForwardPolicy& fp) {
+    CacheExchange& x = *cx_;
+    x.fwd = &fp;
+    if (!fp.all_query() && !view_.query.empty()) {
+      x.rewrite_target = true;
+      x.target.assign(view_.path);
+      std::string q = fp.query(view_.query);
+      if (!q.empty()) x.target.append("?").append(q);
+    }
+    if (const std::string_view c = head_.header("cookie"); !c.empty()) x.cookie = fp.cookie(c);
+    if (fp.normalize_accept_encoding())
+      x.accept_encoding = cache::normalize_accept_encoding(*x.policy, head_.header("accept-encoding"));
+  }
+
+  /// The stored response for this request: through the Vary marker to the
+  /// variant when the stored response varies. Sets x.store_key.
+  cache::CachedPtr lookup(cache::EdgeCache& ec, CacheExchange& x) {
+    cache::CachedPtr entry = ec.store().get(x.key);
+    x.store_key = x.key;
+    if (entry && entry->variant_marker) {
+      x.store_key = cache::variant_key(x.key, entry->vary_names,
+                                       [this](std::string_view n) { return head_.header(n); });
+      entry = ec.store().get(x.store_key);
+    }
+    return entry;
+  }
+
+  /// Unsafe method answered without error: the stored responses for its URI
+  /// and for the Location / Content-Location it names (same host) go.
+  void invalidate_after_unsafe(cache::EdgeCache& ec) {
+    auto& store = ec.store();
+    store.erase(cx_->key);
+    for (field f : {field::location, field::content_location}) {
+      if (!res_ || !res_->is_header_done()) break;
+      const auto& msg = res_->get();
+      auto it = msg.find(f);
+      if (it == msg.end()) continue;
+      std::string_view loc = as_view(it->value());
+      if (loc.empty() || loc.front() != '/' || loc.starts_with("//")) continue;  // other hosts: not ours
+      const auto q = loc.find('?');
+      store.erase(cache::make_cache_key(
+          *cx_->policy, {view_.host, loc.substr(0, q),
+                         q == std::string_view::npos ? std::string_view() : loc.substr(q + 1),
+                         &head_}));
+    }
+  }
+
+  /// If-None-Match / If-Modified-Since from the stored response (revalidation).
+  void append_validators(const cache::CachedResponse& stored) {
+    if (!stored.etag.empty()) append_field(out_, "If-None-Match", stored.etag);
+    if (!stored.last_modified.empty()) append_field(out_, "If-Modified-Since", stored.last_modified);
+  }
+
+  /// The end-to-end fields of the target's response head.
+  cache::Fields response_fields() const { return end_to_end_fields(res_->get()); }
+
+
+  // --------------------------------------------------- cache_response_head
+  /// The target's response head on a cached route. True when the request was
+  /// answered here (a 304 refreshed the stored response, or a stale one is
+  /// served on a target error); false to relay the target's response, with
+  /// its body copied into the cache when the store decision admits it.
+  Task<bool> cache_response_head(upstream::UpstreamConn& conn, const config::TargetGroupConfig& tg,
+                                 std::size_t slot) {
+    CacheExchange& x = *cx_;
+    cache::EdgeCache& ec = *snap_->cache;
+    auto& rp = *res_;
+    const int status = rp.get().result_int();
+    const cache::UnixSeconds now = ec.now();
+    cache::Fields fields = response_fields();
+    const cache::ResponseFacts facts = cache::response_facts(status, fields);
+    if (x.stale && x.strip_conditionals && status == 304) {
+      // RFC 9111 4.3.4: freshen the stored response with the 304's fields.
+      auto fresh = cache::refresh_stored(*x.stale, storable_fields(fields), facts, *x.policy,
+                                         x.req, x.request_time, now);
+      release_after_head(conn, tg, slot);
+      if (fresh->lifetime > 0 || !fresh->etag.empty() || !fresh->last_modified.empty())
+        ec.store().put(x.store_key, fresh);
+      co_await serve_stored(std::move(fresh), std::nullopt, "RefreshHit from edged");
+      co_return true;
+    }
+    if (x.stale && status >= 500 &&
+        cache::may_serve_stale_on_error(cache::stored_facts(*x.stale, now), x.req)) {
+      release_after_head(conn, tg, slot);
+      co_await serve_stored(x.stale, metrics::CacheResult::stale, "RefreshHit from edged");
+      co_return true;
+    }
+    if (x.stale && x.strip_conditionals && status != 304) {
+      // The target sent a full response instead: it replaces the stored one.
+      x.x_cache = "RefreshHit from edged";
+    }
+    // Not stored: waiters are released at once, to fetch for themselves.
+    if (req_->get().method() != bhttp::verb::get) {
+      x.end_fill();
+      co_return false;
+    }
+    const cache::StoreDecision d = cache::decide_store(*x.policy, x.req, facts, now);
+    // Decided at head time: a declared length over the limit streams through.
+    const auto len = rp.content_length();
+    if (!d.store || (len && *len > ec.max_object())) {
+      x.end_fill();
+      co_return false;
+    }
+    x.vary = cache::vary_names(fields);
+    auto reason = rp.get().reason();
+    x.fill = std::make_shared<cache::CachedResponse>(cache::make_stored(
+        status, std::string(as_view(reason)), storable_fields(std::move(fields)), facts, d,
+        x.request_time, now));
+    x.fill->path = std::string(view_.path);
+    if (len) x.fill->body.reserve(static_cast<std::size_t>(*len));
+    co_return false;
+  }
+
+  /// The target's response head was read but the client is answered from the
+  /// store: a bodiless response leaves the connection reusable, else it closes.
+  void release_after_head(upstream::UpstreamConn& conn, const config::TargetGroupConfig& tg,
+                          std::size_t slot) {
+    if (body_in_buffer_ > 0) {
+      in_.consume(body_in_buffer_);
+      body_in_buffer_ = 0;
+    }
+    chunk_pending_ = 0;
+    const bool reusable = res_->is_done() && res_->keep_alive() && conn.buffer.size() == 0;
+    release_upstream(conn, reusable, tg, slot);
+  }
+
+  /// Appends relayed body bytes to the response being stored; past
+  /// cache.max_object_size the copy stops and the response is not stored.
+  /// `last`: the body is complete: it is stored now, before its last bytes
+  /// are written, so that whoever got the response finds it stored.
+  void capture(const char* p, std::size_t n, bool last) {
+    auto& fill = cx_->fill;
+    if (fill->body.size() + n > snap_->cache->max_object()) {
+      // Too big after all: not stored; waiters fetch for themselves.
+      fill.reset();
+      cx_->end_fill();
+      return;
+    }
+    if (n) fill->body.append(p, n);
+    if (last) store_fill();
+  }
+
+  /// The response was relayed completely: store it (with a Vary marker at the
+  /// primary key when it varies).
+  void store_fill() {
+    CacheExchange& x = *cx_;
+    auto& store = snap_->cache->store();
+    if (x.vary.names.empty()) {
+      store.put(x.key, std::move(x.fill));
+      x.end_fill();
+      return;
+    }
+    auto marker = std::make_shared<cache::CachedResponse>();
+    marker->variant_marker = true;
+    marker->vary_names = x.vary.names;
+    marker->path = x.fill->path;
+    std::string vk = cache::variant_key(x.key, x.vary.names,
+                                        [this](std::string_view n) { return head_.header(n); });
+    for (const auto& n : x.vary.names) x.fill->vary_values.emplace_back(head_.header(n));
+    x.fill->vary_names = x.vary.names;
+    store.put(x.key, std::move(marker));
+    store.put(std::move(vk), std::move(x.fill));
+    x.end_fill();
+  }
+
+  /// A target error (connect failure, timeout, bad response) while a stale
+  /// stored response is at hand: serve it when stale-if-error (or CloudFront's
+  /// rule for expired objects) allows. True when answered.
+  Task<bool> serve_stale_on_error(EdgeError e) {
+    CacheExchange& x = *cx_;
+    if (!x.stale || status_of(e) < 500 || !request_body_done_ || current_conn_) co_return false;
+    const cache::UnixSeconds now = snap_->cache->now();
+    if (!cache::may_serve_stale_on_error(cache::stored_facts(*x.stale, now), x.req))
+      co_return false;
+    w_.shard().edge_errors[static_cast<std::size_t>(e)].inc();  // the target failed all the same
+    co_await serve_stored(x.stale, metrics::CacheResult::stale, "RefreshHit from edged");
+    co_return true;
+  }
+
+  // ------------------------------------------------------------ serve_stored
+  /// Answers from a stored response: its status and fields, the edge's Date,
+  /// Age, X-Cache, and the body written straight from the shared buffer.
+  /// Client conditionals get a 304, a single byte range a 206 (416 when it
+  /// cannot be satisfied), HEAD the head only. `result` empty: already counted.
+  Task<void> serve_stored(cache::CachedPtr entry, std::optional<metrics::CacheResult> result,
+                          std::string_view x_cache) {
+    CacheExchange& x = *cx_;
+    x.served = true;
+    x.x_cache = x_cache;
+    auto& shard = w_.shard();
+    if (result) shard.cache_lookups[static_cast<std::size_t>(*result)].inc();
+    if (!request_body_done_ && !co_await discard_request_body()) keep_alive_ = false;
+    const cache::UnixSeconds now = snap_->cache->now();
+    const std::int64_t age = cache::current_age(entry->age_value, entry->date,
+                                                entry->request_time, entry->response_time, now);
+    const std::uint64_t size = entry->body.size();
+    int status = entry->status;
+    std::uint64_t first = 0, length = size;
+    cache::ByteRange range;
+    bool unsatisfiable = false;
+    if (cache::client_copy_current(head_, *entry)) {
+      status = 304;
+      length = 0;
+    } else if (status == 200) {
+      switch (cache::parse_range(head_, *entry, size, range)) {
+        case cache::RangeResult::ignore:
+          break;
+        case cache::RangeResult::partial:
+          status = 206;
+          first = range.first;
+          length = range.last - range.first + 1;
+          break;
+        case cache::RangeResult::unsatisfiable:
+          status = 416;
+          unsatisfiable = true;
+          length = 0;
+          break;
+      }
+    }
+    out_.clear();
+    out_.append("HTTP/1.1 "sv);
+    append_uint(out_, static_cast<std::uint64_t>(status));
+    out_.push_back(' ');
+    out_.append(status == entry->status && !entry->reason.empty() ? std::string_view(entry->reason)
+                                                                  : reason_phrase(status));
+    out_.append(kCrlf);
+    for (const auto& [n, v] : entry->headers) {
+      // A 304 carries the fields a 200 would, except the content ones (RFC 9110 15.4.5).
+      if (status == 304 && istarts_with(n, "content-") && !iequals(n, "content-location"))
+        continue;
+      if (status == 416 && istarts_with(n, "content-")) continue;
+      append_field(out_, n, v);
+    }
+    append_field(out_, "Date", w_.date().value());
+    out_.append("Age: "sv);
+    append_uint(out_, static_cast<std::uint64_t>(std::max<std::int64_t>(0, age)));
+    out_.append(kCrlf);
+    append_field(out_, "Via", "1.1 edged");
+    append_field(out_, "X-Cache", x_cache);
+    if (status == 206 || unsatisfiable) {
+      out_.append("Content-Range: bytes "sv);
+      if (unsatisfiable) {
+        out_.push_back('*');
+      } else {
+        append_uint(out_, first);
+        out_.push_back('-');
+        append_uint(out_, first + length - 1);
+      }
+      out_.push_back('/');
+      append_uint(out_, size);
+      out_.append(kCrlf);
+    }
+    if (status == 200 && entry->status == 200) append_field(out_, "Accept-Ranges", "bytes");
+    if (status != 304 && status != 204 && !(status >= 100 && status < 200)) {
+      out_.append("Content-Length: "sv);
+      append_uint(out_, length);
+      out_.append(kCrlf);
+    }
+    apply_response_edits();
+    finish_response_head(status);
+    std::array<asio::const_buffer, 2> bufs{
+        out_.buffer(), asio::buffer(entry->body.data() + first, static_cast<std::size_t>(length))};
+    if (is_head_request()) bufs[1] = asio::const_buffer();
+    shard.cache_hit_bytes.inc(bufs[1].size());
+    written(co_await write_client(bufs));
   }
 
   // --------------------------------------------------------------- forward
@@ -792,6 +1450,9 @@ class Session {
         if (ctx_.target_status == 101) [[unlikely]] {
           co_await tunnel(*conn);  // `guard` keeps it one outstanding request meanwhile
           co_return;
+        }
+        if (cx_on_) [[unlikely]] {
+          if (co_await cache_response_head(*conn, tg, slot)) co_return;
         }
         co_await relay_response(*conn, tg, slot);
         co_return;
@@ -1122,7 +1783,7 @@ class Session {
     auto m = msg.method_string();
     out_.append(m.data(), m.size());
     out_.push_back(' ');
-    out_.append(head_.target());
+    out_.append(cx_on_ && cx_->rewrite_target ? std::string_view(cx_->target) : head_.target());
     out_.append(" HTTP/1.1\r\n"sv);
 
     ConnectionOptions opts;
@@ -1149,6 +1810,13 @@ class Session {
         case field::host:
           has_host = true;
           break;
+        case field::if_none_match:
+        case field::if_modified_since:
+        case field::if_range:
+        case field::range:
+          // Revalidating a stored response: the target gets our validators.
+          if (cx_on_ && cx_->strip_conditionals) continue;
+          break;
         default:
           if (name == field::unknown && n.size() >= 12 && (n[0] | 0x20) == 'x') {
             if (iequals(n, "x-forwarded-for")) {
@@ -1165,12 +1833,27 @@ class Session {
           }
           break;
       }
+      if (cx_on_ && cx_->fwd) [[unlikely]] {
+        // Cached route: only what the key and the origin request policy name.
+        if (name == field::host) {
+          if (cx_->fwd->replace_host()) {
+            has_host = false;
+            continue;
+          }
+        } else if (name == field::cookie || !cx_->fwd->header(n)) {
+          continue;
+        }
+      }
       if (opts.count && opts.contains(n)) continue;
       if (!edits.remove.empty() && removed_by(edits, n)) continue;
       out_.append(n);
       out_.append(": "sv);
       out_.append(v);
       out_.append(kCrlf);
+    }
+    if (cx_on_ && cx_->fwd) [[unlikely]] {
+      if (!cx_->cookie.empty()) append_field(out_, "Cookie", cx_->cookie);
+      if (!cx_->accept_encoding.empty()) append_field(out_, "Accept-Encoding", cx_->accept_encoding);
     }
     if (!has_host) append_field(out_, "Host", ctx_.target ? ctx_.target->id : "");
     // X-Forwarded-For: append the client address.
@@ -1203,6 +1886,7 @@ class Session {
       append_field(out_, "Upgrade", upgrade_.protocol);
     }
     for (const auto& [n, v] : edits.add) append_field(out_, n, v);
+    if (cx_on_ && cx_->strip_conditionals) [[unlikely]] append_validators(*cx_->stale);
     out_.append(kCrlf);
   }
 
@@ -1380,6 +2064,7 @@ class Session {
       out_.append(", "sv);
     }
     out_.append("1.1 edged\r\n"sv);
+    if (cx_on_) [[unlikely]] append_field(out_, "X-Cache", cx_->x_cache);
     if (in_framing == Framing::length || (no_body && rp.content_length())) {
       out_.append("Content-Length: "sv);
       append_uint(out_, *rp.content_length());
@@ -1389,6 +2074,7 @@ class Session {
     }
     apply_response_edits();
     finish_response_head(status);
+    if (in_framing == Framing::none && cx_on_ && cx_->fill) [[unlikely]] capture(nullptr, 0, true);
 
     bool ok = false;
     switch (in_framing) {
@@ -1402,6 +2088,10 @@ class Session {
       case Framing::until_eof:
         ok = co_await relay_decoded_body(conn, chunk_out);
         break;
+    }
+    if (cx_on_) [[unlikely]] {
+      cx_->fill.reset();  // not complete: not stored
+      cx_->end_fill();
     }
     release_upstream(conn, ok && upstream_reusable, tg, slot);
     if (!ok) keep_alive_ = false;
@@ -1426,6 +2116,10 @@ class Session {
     std::array<asio::const_buffer, 3> bufs{out_.buffer(),
                                            asio::buffer(conn.buffer.data().data(), first),
                                            asio::buffer(relay_, more)};
+    if (cx_on_ && cx_->fill) [[unlikely]] {
+      capture(static_cast<const char*>(conn.buffer.data().data()), first, false);
+      capture(relay_, more, rest == more);
+    }
     if (!written(co_await write_client(bufs))) co_return false;
     conn.buffer.consume(first);
     std::uint64_t remaining = rest - more;
@@ -1436,6 +2130,7 @@ class Session {
       conn.deadline.disarm();
       if (ec) co_return false;
       remaining -= n;
+      if (cx_on_ && cx_->fill) [[unlikely]] capture(relay_, n, remaining == 0);
       if (!written(co_await write_client(asio::buffer(relay(), n)))) co_return false;
     }
     // Bytes beyond the declared length make the connection unusable.
@@ -1473,6 +2168,8 @@ class Session {
         std::size_t nb = 0;
         char chunk_head[20];
         if (!head_sent) bufs[nb++] = out_.buffer();
+        if ((produced > 0 || done) && cx_on_ && cx_->fill) [[unlikely]]
+          capture(relay_, produced, done);
         if (produced > 0) {
           if (chunk_out) bufs[nb++] = asio::buffer(chunk_head, format_chunk_header(chunk_head, produced));
           bufs[nb++] = asio::buffer(relay(), produced);
@@ -1692,6 +2389,8 @@ class Session {
   RequestView view_;
   UpgradeRequest upgrade_;  // allowed upgrade asked by the current request
   std::string sticky_cookies_;  // Set-Cookie lines of a new sticky group choice
+  std::unique_ptr<CacheExchange> cx_;  // created on the first cached request
+  bool cx_on_ = false;                 // this request goes through the cache
 
   // per request
   bool keep_alive_ = false;

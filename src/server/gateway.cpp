@@ -14,11 +14,13 @@
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
 
+#include "edge/cache/edge_cache.hpp"
 #include "edge/config/loader.hpp"
 #include "edge/log/access_log.hpp"
 #include "edge/metrics/metrics.hpp"
 #include "edge/proxy/router.hpp"
 #include "edge/server/admin_server.hpp"
+#include "edge/server/cache_api.hpp"
 #include "edge/server/status_page.hpp"
 #include "edge/server/handover.hpp"
 #include "edge/tls/client_context.hpp"
@@ -100,6 +102,8 @@ struct Gateway::Impl {
   GatewayOptions options;
   std::shared_ptr<proxy::ProxyHooks> hooks;
   std::unique_ptr<metrics::Metrics> metrics;
+  // One per process, outside the config: stored responses survive a reload.
+  std::unique_ptr<cache::EdgeCache> cache;
   // Destroyed after the workers (declared before them): it writes what they queued.
   std::unique_ptr<log::AccessLog> access_log;
   // Every group ever configured, kept for the gateway's life (workers, pools
@@ -169,6 +173,9 @@ Prepared Gateway::Impl::prepare(config::Config cfg, const Snapshot* old, bool bi
     fixed(cfg.access_log.path == o.access_log.path && cfg.access_log.format == o.access_log.format,
           "access_log");
     fixed(cfg.relay_buffer_bytes == o.relay_buffer_bytes, "relay_buffer_bytes");
+    // The store is sized once; collapse_timeout is read per request and may change.
+    fixed(cfg.cache.memory == o.cache.memory && cfg.cache.max_object_size == o.cache.max_object_size,
+          "cache.memory and cache.max_object_size");
     if (!errors.empty()) return p;
   }
   const unsigned n = cfg.effective_workers();
@@ -176,6 +183,7 @@ Prepared Gateway::Impl::prepare(config::Config cfg, const Snapshot* old, bool bi
   snap->generation = old != nullptr ? old->generation + 1 : 1;
   snap->config = std::move(cfg);
   snap->hooks = hooks;
+  snap->cache = cache.get();  // created before the first snapshot, kept across reloads
   const config::Config& c = snap->config;
 
   // Routers first: their rule order names the rule metric slots.
@@ -187,7 +195,7 @@ Prepared Gateway::Impl::prepare(config::Config cfg, const Snapshot* old, bool bi
     lr.config = &lc;
     lr.key = lc.listen.to_string();
     try {
-      lr.router = std::make_shared<const proxy::Router>(lc, group_names);
+      lr.router = std::make_shared<const proxy::Router>(lc, group_names, &snap->config);
     } catch (const std::exception& e) {
       errors.push_back("listener " + quoted(lc.name) + ": " + e.what());
       continue;
@@ -303,13 +311,13 @@ Prepared Gateway::Impl::prepare(config::Config cfg, const Snapshot* old, bool bi
         // certificates and ticket keys shared.
         tls::ServerOptions opts = tls::load_server_options(lc.tls, keys, lc.mutual_authentication);
         // TLS 1.2 session IDs resume on any worker of the listener.
-        auto& cache = p.session_caches[lr.key];
+        auto& sessions = p.session_caches[lr.key];
         if (auto it = session_caches.find(lr.key); it != session_caches.end() && was != nullptr &&
                                                    it->second->capacity() == opts.session_cache_size)
-          cache = it->second;
+          sessions = it->second;
         else
-          cache = std::make_shared<tls::SessionCache>(opts.session_cache_size);
-        opts.session_cache = cache;
+          sessions = std::make_shared<tls::SessionCache>(opts.session_cache_size);
+        opts.session_cache = sessions;
         for (unsigned w = 0; w < n; ++w)
           lr.tls.push_back(std::make_shared<tls::ServerContext>(opts));
         for (const auto& cert : opts.certificates)
@@ -376,7 +384,7 @@ void Gateway::Impl::commit(Prepared& p, const Snapshot& old) {
   health->reconfigure(std::move(p.group_reloads), std::move(p.removed_groups));
   for (auto& [key, keys] : p.ticket_keys) ticket_keys[key] = keys;
   for (const auto& key : p.removed_keys) ticket_keys.erase(key);
-  for (auto& [key, cache] : p.session_caches) session_caches[key] = cache;
+  for (auto& [key, sessions] : p.session_caches) session_caches[key] = sessions;
   for (const auto& key : p.removed_keys) session_caches.erase(key);
   metrics->set_certificates(std::move(p.certificates));
 
@@ -426,6 +434,12 @@ Gateway::Gateway(config::Config cfg, std::shared_ptr<proxy::ProxyHooks> hooks,
   auto& im = *impl_;
   im.options = options;
   im.hooks = std::move(hooks);
+  // The response cache is process-wide: created once, before the first
+  // snapshot, and shared by every later one (a reload keeps what it stores).
+  if (cfg.cache.memory > 0)
+    im.cache = std::make_unique<cache::EdgeCache>(static_cast<std::size_t>(cfg.cache.memory),
+                                                  static_cast<std::size_t>(cfg.cache.max_object_size),
+                                                  options.cache_clock);
   Prepared p = im.prepare(std::move(cfg), nullptr, false);
   if (!p.summary.errors.empty()) {
     std::string msg = "invalid configuration:";
@@ -473,6 +487,7 @@ Gateway::Gateway(config::Config cfg, std::shared_ptr<proxy::ProxyHooks> hooks,
     for (const auto& g : impl_->snapshot()->groups) out.push_back(g.group);
     return out;
   }));
+  if (im.cache) im.metrics->add_collectable(make_cache_collectable(*im.cache));
   upstream::HealthCheckerOptions ho;
   ho.interval_override = options.health_check_interval;
   ho.timeout_override = options.health_check_timeout;
@@ -539,6 +554,7 @@ void Gateway::start() {
     add_metrics_routes(*im.admin, *im.metrics);
     add_status_routes(*im.admin, [this] { return impl_->snapshot(); }, *im.metrics);
     add_target_group_routes(*im.admin, *im.health);
+    if (im.cache) add_cache_routes(*im.admin, *im.cache);
     im.admin->start();
   };
   if (!taking_over) start_admin();
@@ -687,6 +703,8 @@ std::uint16_t Gateway::listener_port(std::size_t i) const {
 std::uint16_t Gateway::admin_port() const { return impl_->admin ? impl_->admin->port() : 0; }
 
 metrics::Metrics& Gateway::metrics() { return *impl_->metrics; }
+
+cache::EdgeCache* Gateway::cache() { return impl_->cache.get(); }
 
 log::AccessLog* Gateway::access_log() { return impl_->access_log.get(); }
 

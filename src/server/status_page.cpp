@@ -11,6 +11,7 @@
 #include <ctime>
 #include <vector>
 
+#include "edge/cache/edge_cache.hpp"
 #include "edge/log/access_log.hpp"
 #include "edge/metrics/metrics.hpp"
 #include "edge/proxy/router.hpp"
@@ -153,6 +154,8 @@ json::object status_json(const Snapshot& state, const metrics::Metrics& m,
   std::array<std::uint64_t, kEdgeErrorCount> errors{};
   std::int64_t active = 0;
   std::uint64_t accepted = 0, rejected = 0, received = 0, sent = 0, log_dropped = 0;
+  std::array<std::uint64_t, metrics::kCacheResultCount> cache_lookups{};
+  std::uint64_t cache_hit_bytes = 0;
   std::vector<metrics::RecentError> recent;
   for (std::size_t w = 0; w < m.workers(); ++w) {
     const metrics::WorkerShard& s = m.shard(w);
@@ -176,6 +179,9 @@ json::object status_json(const Snapshot& state, const metrics::Metrics& m,
     received += s.bytes_received.value();
     sent += s.bytes_sent.value();
     log_dropped += s.access_log_dropped.value();
+    for (std::size_t i = 0; i < metrics::kCacheResultCount; ++i)
+      cache_lookups[i] += s.cache_lookups[i].value();
+    cache_hit_bytes += s.cache_hit_bytes.value();
     auto snap = s.recent_errors.snapshot();
     recent.insert(recent.end(), snap.begin(), snap.end());
   }
@@ -294,6 +300,22 @@ json::object status_json(const Snapshot& state, const metrics::Metrics& m,
   err["recent"] = std::move(ra);
   doc["errors"] = std::move(err);
 
+  if (state.cache) {
+    const cache::CacheStats st = state.cache->store().stats();
+    json::object co;
+    co["memory"] = state.config.cache.memory;
+    co["max_object_size"] = state.config.cache.max_object_size;
+    co["objects"] = st.objects;
+    co["bytes"] = st.bytes;
+    co["evictions"] = st.evictions;
+    co["invalidations"] = state.cache->invalidation_count();
+    json::object lk;
+    for (std::size_t i = 0; i < metrics::kCacheResultCount; ++i)
+      lk[metrics::kCacheResultNames[i]] = cache_lookups[i];
+    co["lookups"] = std::move(lk);
+    co["hit_bytes"] = cache_hit_bytes;
+    doc["cache"] = std::move(co);
+  }
   if (state.access_log) {
     json::object al;
     al["path"] = state.config.access_log.path;
@@ -338,6 +360,7 @@ th{color:var(--muted);font-weight:500;font-size:12px}td.num,th.num{text-align:ri
 <section><h2>Listeners</h2><div id="listeners"></div></section>
 <section><h2>Target groups</h2><div id="groups"></div></section>
 <section><h2>Recent errors</h2><div id="errors"></div></section>
+<section id="cachesec" hidden><h2>Cache</h2><div id="cache"></div></section>
 <section id="logsec" hidden><h2>Access log</h2><div id="accesslog"></div></section>
 </main>
 <script id="initial" type="application/json">)html";
@@ -410,6 +433,17 @@ function render(d) {
     table(["time", "code", "reason", "listener", "target", "request"], d.errors.recent.map(e =>
       el("tr", {class: "recent-error"}, el("td", {}, e.time), el("td", {}, e.code), el("td", {class: "reason"}, e.reason),
         el("td", {}, e.listener), el("td", {}, e.target || "-"), el("td", {}, el("code", {}, e.request || "-")))), "recent"));
+  const cachesec = document.getElementById("cachesec");
+  cachesec.hidden = !d.cache;
+  if (d.cache) {
+    const c = d.cache, l = c.lookups;
+    document.getElementById("cache").replaceChildren(
+      el("div", {class: "tiles"}, tile("objects", c.objects, "cache_objects"), tile("bytes", c.bytes, "cache_bytes"),
+        tile("hits", l.hit + l.collapsed, "cache_hits"), tile("misses", l.miss, "cache_misses"),
+        tile("stale served", l.stale, "cache_stale"), tile("revalidated", l.revalidated, "cache_revalidated"),
+        tile("bypass", l.bypass, "cache_bypass"), tile("evictions", c.evictions, "cache_evictions"),
+        tile("invalidations", c.invalidations, "cache_invalidations")));
+  }
   const logsec = document.getElementById("logsec");
   logsec.hidden = !d.access_log;
   if (d.access_log) {

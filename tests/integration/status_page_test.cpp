@@ -136,7 +136,10 @@ TEST_F(StatusPageTest, JsonDescribesListenersGroupsTargetsAndErrors) {
   EXPECT_EQ(recent[1].as_object().at("target").as_string(),
             groups[1].as_object().at("targets").as_array()[0].as_object().at("id").as_string());
   EXPECT_EQ(errors.at("by_reason").as_array().size(), 2u);
-  EXPECT_FALSE(doc.contains("cache"));       // no cache yet: absent, not faked
+  // The cache exists (cache.memory defaults to 256MiB) but no route uses it.
+  ASSERT_TRUE(doc.contains("cache"));
+  EXPECT_EQ(doc.at("cache").as_object().at("objects").as_int64(), 0);
+  EXPECT_EQ(doc.at("cache").as_object().at("lookups").as_object().at("hit").as_int64(), 0);
   EXPECT_FALSE(doc.contains("access_log"));  // logs are off
 }
 

@@ -267,6 +267,9 @@ struct OriginRequestPolicyConfig {
 struct CacheConfig {
   std::uint64_t memory = 256 * kMiB;
   std::uint64_t max_object_size = 10 * kMiB;
+  /// How long a request waits for another request's fetch of the same key
+  /// before it asks the target itself; 0 turns collapsing off.
+  Duration collapse_timeout = std::chrono::seconds(5);
 };
 
 struct Config {

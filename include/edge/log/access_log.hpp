@@ -73,6 +73,7 @@ struct AccessRecord {
   std::uint16_t target_status = 0;     // from the target (0 = none)
   std::uint8_t http_version = 0;       // 10, 11; 0 = head not parsed
   std::uint8_t classification = 0;     // http::DesyncClass
+  std::uint8_t edge_result = 0;        // 0 none, 1 Hit, 2 RefreshHit, 3 Miss, 4 Error (JSON only)
   bool https = false;                  // type "https" (TLS listener)
   EdgeError error = EdgeError::none;
   ActionTaken action = ActionTaken::none;

@@ -171,6 +171,18 @@ struct CertificateExpiry {
 /// protocol allowed by `upgrade_protocols`.
 inline constexpr std::array<std::string_view, 2> kUpgradeProtocolNames{"websocket", "other"};
 
+/// Results of a cache lookup (label `result` of edged_cache_lookups_total):
+/// hit (fresh, served from the store), miss (fetched from the target),
+/// stale (served stale: stale-while-revalidate, stale-if-error, max-stale, or
+/// an expired object on a target error), revalidated (a 304 from the target
+/// refreshed the stored response), collapsed (answered from another request's
+/// fetch), bypass (a request through a cached route that the cache does not
+/// serve: another method, Authorization, ...).
+enum class CacheResult : std::uint8_t { hit, miss, stale, revalidated, collapsed, bypass };
+inline constexpr std::size_t kCacheResultCount = 6;
+inline constexpr std::array<std::string_view, kCacheResultCount> kCacheResultNames{
+    "hit", "miss", "stale", "revalidated", "collapsed", "bypass"};
+
 /// HTTP status classes, index = status / 100 - 1 (1xx..5xx).
 inline constexpr std::size_t kStatusClasses = 5;
 inline std::size_t status_class_index(int status) {
@@ -244,6 +256,14 @@ struct alignas(kCacheLine) WorkerShard {
   std::array<Counter, 2> upgrades{};
   /// Upgrade requests forwarded as plain HTTP (protocol not allowed, not a GET, ...).
   Counter upgrades_declined;
+  /// Cache lookups by result (index = CacheResult).
+  std::array<Counter, kCacheResultCount> cache_lookups{};
+  /// Body bytes written to clients from stored responses.
+  Counter cache_hit_bytes;
+  /// Target fetches a request did not make because another one's was shared.
+  Counter cache_fetches_avoided;
+  /// Background stale-while-revalidate refreshes started.
+  Counter cache_background_refreshes;
 };
 
 /// Slot of a completed handshake in WorkerShard::tls_handshakes.

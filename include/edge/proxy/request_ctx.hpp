@@ -89,6 +89,9 @@ struct RequestCtx {
   std::string redirect_url;                // redirects only
   std::uint8_t classification = 0;         // http::DesyncClass
   std::string_view classification_reason;  // static text; empty when compliant
+  /// Routes with a cache policy: CloudFront's x-edge-result-type ("Hit",
+  /// "RefreshHit", "Miss", "Error"; static text). Empty otherwise.
+  std::string_view edge_result;
 
   void respond(int status_code, std::string body, std::string content_type = "text/plain") {
     local_status = status_code;
@@ -116,6 +119,7 @@ struct RequestCtx {
     redirect_url.clear();
     classification = 0;
     classification_reason = {};
+    edge_result = {};
   }
 };
 

@@ -7,11 +7,14 @@
 
 #include <boost/asio/ip/address.hpp>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "edge/cache/cache_policy.hpp"
+#include "edge/cache/origin_request_policy.hpp"
 #include "edge/config/config.hpp"
 #include "edge/proxy/request_ctx.hpp"
 
@@ -50,6 +53,12 @@ struct RouteAction {
   std::vector<ForwardTarget> forward;
   std::uint32_t forward_weight_total = 0;
   std::string cache_policy;           // empty = none
+  /// The compiled cache policy when the Router was built with the config and
+  /// the policy stores anything (CachingDisabled compiles to none). Requests
+  /// through an action without one never touch the cache.
+  std::shared_ptr<const cache::CachePolicy> cache;
+  /// With `cache`: what the target gets (cache key + origin request policy).
+  std::shared_ptr<const cache::ForwardPolicy> forward_policy;
   std::string origin_request_policy;  // empty = none
   bool sticky = false;                // target_group_stickiness.enabled
   std::int64_t sticky_seconds = 0;    // target_group_stickiness.duration
@@ -76,8 +85,11 @@ class Router {
   /// Compiles `listener.rules` (sorted by priority, stable for equal ones) and the
   /// default action. `group_names[i]` is target group i; forward actions refer to
   /// groups by that index. Throws std::runtime_error naming the listener and rule
-  /// for an unknown target group or a malformed CIDR.
-  Router(const config::ListenerConfig& listener, std::span<const std::string> group_names);
+  /// for an unknown target group or a malformed CIDR. With `config`, forward
+  /// actions' cache policies are compiled (RouteAction::cache); it is only
+  /// read during construction.
+  Router(const config::ListenerConfig& listener, std::span<const std::string> group_names,
+         const config::Config* config = nullptr);
   ~Router();
   Router(Router&&) noexcept;
   Router& operator=(Router&&) noexcept;

@@ -55,6 +55,9 @@ class AccessLogSink;
 namespace edge::upstream {
 class TargetGroup;
 }
+namespace edge::cache {
+class EdgeCache;
+}
 
 namespace edge::server {
 
@@ -83,6 +86,9 @@ struct GatewayOptions {
   /// Test-only: the clock of slow start and draining (nullptr: steady_clock),
   /// so that a test moves a ramp along without waiting for it.
   std::chrono::steady_clock::time_point (*health_clock)() = nullptr;
+  /// Test-only: the clock (Unix seconds) the response cache reads for ages and
+  /// freshness. Empty: the system clock.
+  std::function<std::int64_t()> cache_clock;
 };
 
 /// Outcome of a configuration reload.
@@ -143,6 +149,8 @@ class Gateway {
   /// Bound port of the admin listener (0 when disabled).
   std::uint16_t admin_port() const;
   metrics::Metrics& metrics();
+  /// The response cache (nullptr when `cache.memory` is 0). Thread-safe.
+  cache::EdgeCache* cache();
   /// The access log (nullptr when `access_log.path` is off).
   log::AccessLog* access_log();
   /// Thread-safe: the access-log file is reopened before the next write

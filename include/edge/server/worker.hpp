@@ -39,6 +39,9 @@ class ServerContext;
 namespace edge::log {
 class AccessLog;
 }
+namespace edge::cache {
+class EdgeCache;
+}
 
 namespace edge::server {
 
@@ -100,6 +103,9 @@ struct Snapshot {
       if (l.key == key) return &l;
     return nullptr;
   }
+  /// The process's response cache (Gateway-owned, the same in every snapshot:
+  /// it survives reloads); nullptr when `cache.memory` is 0.
+  cache::EdgeCache* cache = nullptr;
 };
 
 class Worker {

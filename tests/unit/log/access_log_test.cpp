@@ -140,6 +140,25 @@ TEST(AccessLogFormatTest, JsonLineParsesWithTheSameValues) {
   EXPECT_TRUE(v.at("redirect_url").is_null());
   EXPECT_TRUE(v.at("ssl_cipher").is_null());
   EXPECT_EQ(v.at("target_group_arn").as_string(), "app");
+  EXPECT_TRUE(v.at("x_edge_result_type").is_null());  // no cache policy on the route
+}
+
+TEST(AccessLogFormatTest, JsonCarriesTheCacheResultAlbDoesNot) {
+  const AccessLogNames names{{"web"}, {"app"}};
+  AccessRecord r = sample();
+  proxy::RequestCtx ctx;
+  ctx.edge_result = "RefreshHit";
+  ctx.status = 200;
+  RequestLine request;
+  fill_record(r, ctx, request, 0, 8080, std::chrono::system_clock::now());
+  EXPECT_EQ(r.edge_result, 2);
+  std::string js, alb, alb_without;
+  format_json(r, names, js);
+  EXPECT_EQ(boost::json::parse(js).as_object().at("x_edge_result_type").as_string(), "RefreshHit");
+  format_alb(r, names, alb);
+  r.edge_result = 0;
+  format_alb(r, names, alb_without);
+  EXPECT_EQ(alb, alb_without);  // ALB's field order and count untouched
 }
 
 TEST(AccessLogFormatTest, HttpsFieldsWhenTheSessionProvidesThem) {

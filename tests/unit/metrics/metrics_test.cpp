@@ -267,6 +267,10 @@ TEST(MetricsTest, EveryFamilyHasHelpAndType) {
       {"edged_config_generation", "gauge"},
       {"edged_config_last_reload_success_timestamp_seconds", "gauge"},
       {"edged_config_last_reload_failure_timestamp_seconds", "gauge"},
+      {"edged_cache_lookups_total", "counter"},
+      {"edged_cache_hit_bytes_total", "counter"},
+      {"edged_cache_origin_fetches_avoided_total", "counter"},
+      {"edged_cache_background_refreshes_total", "counter"},
   };
   EXPECT_EQ(e.type, expected);
   for (const auto& [name, type] : expected) {
