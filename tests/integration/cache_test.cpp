@@ -559,5 +559,35 @@ TEST_F(CacheTest, WaiterThatWaitsTooLongFetchesItself) {
   EXPECT_EQ(slow.read_response(std::chrono::seconds(20)).status, 200);
 }
 
+// The store is process-wide: a configuration reload (here: the cache policy's
+// TTLs changed) keeps what it holds, and a reload that would resize it is
+// refused with the reason while the old configuration keeps serving.
+TEST_F(CacheTest, StoredResponsesSurviveAReloadAndTheStoreCannotBeResized) {
+  auto& o = add_origin();
+  start_cached(cache_config());
+  ASSERT_EQ(get("/r?header=Cache-Control:max-age=600").header("X-Cache"), "Miss from edged");
+  const auto generation = gateway_->generation();
+
+  auto next = cache_config();
+  for (auto& oo : origins_) add_target(next, oo->port());
+  next.cache_policies[0].max_ttl = std::chrono::seconds(3600);
+  auto r = gateway_->reload(next);
+  ASSERT_TRUE(r.ok) << r.message();
+  EXPECT_EQ(gateway_->generation(), generation + 1);
+  auto hit = get("/r");
+  EXPECT_EQ(hit.header("X-Cache"), "Hit from edged");
+  EXPECT_EQ(o.requests_for("/r"), 1u);
+
+  auto bigger = cache_config();
+  for (auto& oo : origins_) add_target(bigger, oo->port());
+  bigger.cache.memory *= 2;
+  auto refused = gateway_->reload(bigger);
+  EXPECT_FALSE(refused.ok);
+  EXPECT_NE(refused.message().find("cache.memory"), std::string::npos) << refused.message();
+  EXPECT_EQ(gateway_->generation(), generation + 1);
+  EXPECT_EQ(get("/r").header("X-Cache"), "Hit from edged");
+  EXPECT_EQ(o.requests_for("/r"), 1u);
+}
+
 }  // namespace
 }  // namespace edge::test
