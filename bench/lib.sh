@@ -7,6 +7,31 @@
 log() { echo "[${bench_tag:-bench}] $*" >&2; }
 die() { echo "[${bench_tag:-bench}] error: $*" >&2; exit 1; }
 
+# bench_parse_args "$@": the options every side-by-side script takes; sets
+# out_file (--out FILE) and data_dir (--data DIR). `usage` is the caller's.
+# shellcheck disable=SC2034  # out_file, data_dir: read by the including script
+bench_parse_args() {
+  out_file=""
+  data_dir=""
+  while (($#)); do
+    case "$1" in
+      --out)
+        [[ $# -ge 2 ]] || { echo "run.sh: --out needs a file" >&2; exit 2; }
+        out_file="$2"
+        shift
+        ;;
+      --data)
+        [[ $# -ge 2 ]] || { echo "run.sh: --data needs a directory" >&2; exit 2; }
+        data_dir="$2"
+        shift
+        ;;
+      -h | --help) usage; exit 0 ;;
+      *) echo "run.sh: unknown argument '$1'" >&2; usage >&2; exit 2 ;;
+    esac
+    shift
+  done
+}
+
 # size_bytes 64KiB -> 65536
 size_bytes() {
   local s="$1" n unit

@@ -45,30 +45,11 @@ set -euo pipefail
 
 usage() { sed -n '2,50s/^# \{0,1\}//p' "$0"; }
 
-out_file=""
-data_dir=""
-while (($#)); do
-  case "$1" in
-    --out)
-      [[ $# -ge 2 ]] || { echo "run.sh: --out needs a file" >&2; exit 2; }
-      out_file="$2"
-      shift
-      ;;
-    --data)
-      [[ $# -ge 2 ]] || { echo "run.sh: --data needs a directory" >&2; exit 2; }
-      data_dir="$2"
-      shift
-      ;;
-    -h | --help) usage; exit 0 ;;
-    *) echo "run.sh: unknown argument '$1'" >&2; usage >&2; exit 2 ;;
-  esac
-  shift
-done
-
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 bench_tag=tls
 # shellcheck source=bench/lib.sh
 . "$root/bench/lib.sh"
+bench_parse_args "$@"
 
 read -ra proxies <<<"${PROXIES:-edged nginx haproxy}"
 read -ra cases <<<"${CASES:-full-ecdsa full-rsa resumed keepalive}"
