@@ -36,7 +36,8 @@ struct ProbeState {
   explicit ProbeState(const Executor& ex) : socket(ex), timer(ex) {}
   Socket socket;
   Timer timer;
-  std::optional<asio::ssl::stream<Socket&>> tls;  // HTTPS checks: over `socket`
+  std::shared_ptr<tls::ClientContext> tls_context;  // HTTPS checks (a reload may replace the entry's)
+  std::optional<asio::ssl::stream<Socket&>> tls;    // HTTPS checks: over `socket`
   bool timed_out = false;
 };
 
@@ -241,15 +242,17 @@ Task<HealthChecker::ProbeResult> HealthChecker::probe(HealthChecker* self, Entry
     co_return r;
   }
   if (e->https) {
-    const std::shared_ptr<tls::ClientContext> ctx = e->tls;  // a reload may replace e->tls
-    if (ctx == nullptr) {
+    // Held by the probe's state, not a local: no object with a destructor lives
+    // across an await in a branch (GCC 12 -O1 mismatched-new-delete).
+    st->tls_context = e->tls;
+    if (st->tls_context == nullptr) {
       finish(false, TargetReason::failed_health_checks);
       co_return r;
     }
     // HTTPS: a full handshake (SNI = the target's host name) on every check; a
     // failed one is a failed check, as ALB (Target.FailedHealthChecks).
-    st->tls.emplace(st->socket, ctx->asio());
-    if (!tls::prepare_client(st->tls->native_handle(), *ctx, e->tls_host)) {
+    st->tls.emplace(st->socket, st->tls_context->asio());
+    if (!tls::prepare_client(st->tls->native_handle(), *st->tls_context, e->tls_host)) {
       finish(false, TargetReason::failed_health_checks);
       co_return r;
     }
