@@ -81,6 +81,9 @@ constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
 constexpr std::string_view kLastChunk = "0\r\n\r\n";
 constexpr std::string_view kCrlf = "\r\n";
 constexpr std::size_t kMinRead = 4096;
+/// How long a connection that has not sent its first request yet may still
+/// send it once draining began (see Session::close).
+constexpr std::chrono::seconds kFirstRequestGrace{2};
 constexpr std::size_t kUpstreamBuffer = 16 * 1024;
 
 
@@ -519,6 +522,15 @@ class Session {
   /// Drain: close the client connection if it waits for a next request.
   /// Stop (`force`): close it whatever it is doing.
   void close(bool force) {
+    if (!force && idle_wait_ && ctx_.request_number == 1 && !closing_) {
+      // Accepted but no request yet: most likely a client that connected just as
+      // the listener began to drain (a hand-over to a new edged, a reload that
+      // removed the listener). Its first request is answered (with
+      // Connection: close) if it comes within a short grace; then the
+      // connection is closed, as an idle one.
+      deadline_.arm(std::min<std::chrono::steady_clock::duration>(cfg_->timeouts.idle, kFirstRequestGrace));
+      return;
+    }
     if (force || idle_wait_) {
       beast::error_code ec;
       sock_.cancel(ec);

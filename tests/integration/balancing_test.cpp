@@ -117,5 +117,31 @@ TEST_F(BalancingTest, DrainDeadlineClosesWhatIsLeft) {
   EXPECT_NE(hung.status, 200);
 }
 
+// A client that connected just before the drain began (as during a hand-over
+// to a new edged) but had not sent its request yet is answered, not reset; a
+// connection that never sends anything does not hold the drain beyond a short
+// grace.
+TEST_F(BalancingTest, DrainAnswersTheFirstRequestOfAConnectionAcceptedBeforeIt) {
+  add_origin();
+  start(base_config(1));
+  auto active = [this] {
+    return sum_shards(gateway_->metrics(),
+                      [](metrics::WorkerShard& s) { return s.active_client_connections.value(); });
+  };
+  auto early = connect(port_);
+  auto silent = connect(port_);
+  ASSERT_TRUE(early.ok());
+  ASSERT_TRUE(silent.ok());
+  const auto end = std::chrono::steady_clock::now() + 5s;
+  while (active() < 2 && std::chrono::steady_clock::now() < end) std::this_thread::sleep_for(1ms);
+  ASSERT_EQ(active(), 2u);  // both accepted: their sessions wait for a first request
+  gateway_->drain(30s);
+  auto r = early.request("GET", "/");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.header("Connection"), "close");
+  gateway_->wait();  // the silent one is closed after the grace, well before 30 s
+  EXPECT_EQ(active(), 0u);
+}
+
 }  // namespace
 }  // namespace edge::test
