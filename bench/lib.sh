@@ -228,3 +228,35 @@ parse_wrk() {
     END { printf "%d %.2f %.1f %.1f %d\n", reqs, rps, p50, p99, errors }
   ' "$1"
 }
+
+# bench_start TAG: the run's temporary directory ($tmp, kept on failure or with
+# KEEP_TMP=1), the proxy and origin processes stopped on exit ($proxy_pid,
+# $origin_pids), and the ports checked free ($origin_ports, $proxy_port).
+bench_start() {
+  tmp="$(mktemp -d "${TMPDIR:-/tmp}/edge-$1.XXXXXX")"
+  chmod 755 "$tmp" # nginx workers run as an unprivileged user
+  origin_pids=()
+  proxy_pid=""
+  trap bench_cleanup EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+  local port
+  for port in "${origin_ports[@]}" "$proxy_port"; do
+    port_in_use "$port" && die "port $port is already in use (set ORIGIN_PORTS / PROXY_PORT)"
+  done
+  return 0
+}
+
+bench_cleanup() {
+  local rc=$?
+  trap - EXIT INT TERM
+  [[ -n "$proxy_pid" ]] && stop_tree "$proxy_pid"
+  local p
+  for p in "${origin_pids[@]}"; do stop_tree "$p"; done
+  if [[ "${KEEP_TMP:-0}" == 1 || $rc -ne 0 ]]; then
+    log "configs and logs kept in $tmp"
+  else
+    rm -rf "$tmp"
+  fi
+  exit "$rc"
+}

@@ -84,30 +84,7 @@ fi
 [[ -x "$origin_bin" ]] || die "no edge-origin binary at $origin_bin"
 command -v wrk >/dev/null || die "wrk not installed"
 
-tmp="$(mktemp -d "${TMPDIR:-/tmp}/edge-cache.XXXXXX")"
-chmod 755 "$tmp" # nginx workers run as an unprivileged user
-origin_pids=()
-proxy_pid=""
-cleanup() {
-  local rc=$?
-  trap - EXIT INT TERM
-  [[ -n "$proxy_pid" ]] && stop_tree "$proxy_pid"
-  local p
-  for p in "${origin_pids[@]}"; do stop_tree "$p"; done
-  if [[ "${KEEP_TMP:-0}" == 1 || $rc -ne 0 ]]; then
-    log "configs and logs kept in $tmp"
-  else
-    rm -rf "$tmp"
-  fi
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-for port in "${origin_ports[@]}" "$proxy_port"; do
-  port_in_use "$port" && die "port $port is already in use (set ORIGIN_PORTS / PROXY_PORT)"
-done
+bench_start cache
 
 # ---- proxies ---------------------------------------------------------------------
 write_config() {

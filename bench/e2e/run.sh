@@ -95,30 +95,7 @@ if ((${#rates[@]} > 0)); then
   command -v jq >/dev/null || die "jq is needed to read edgeload's JSON"
 fi
 
-tmp="$(mktemp -d "${TMPDIR:-/tmp}/edge-e2e.XXXXXX")"
-chmod 755 "$tmp" # nginx workers run as an unprivileged user
-origin_pids=()
-proxy_pid=""
-cleanup() {
-  local rc=$?
-  trap - EXIT INT TERM
-  [[ -n "$proxy_pid" ]] && stop_tree "$proxy_pid"
-  local p
-  for p in "${origin_pids[@]}"; do stop_tree "$p"; done
-  if [[ "${KEEP_TMP:-0}" == 1 || $rc -ne 0 ]]; then
-    log "configs and logs kept in $tmp"
-  else
-    rm -rf "$tmp"
-  fi
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-for port in "${origin_ports[@]}" "$proxy_port"; do
-  port_in_use "$port" && die "port $port is already in use (set ORIGIN_PORTS / PROXY_PORT)"
-done
+bench_start e2e
 
 # ---- origins ---------------------------------------------------------------------
 start_origins() {

@@ -105,30 +105,7 @@ fi
 command -v jq >/dev/null || die "jq is needed to read edgeload's JSON"
 command -v openssl >/dev/null || die "the openssl tool is needed to make the certificates"
 
-tmp="$(mktemp -d "${TMPDIR:-/tmp}/edge-tls.XXXXXX")"
-chmod 755 "$tmp" # nginx workers run as an unprivileged user
-origin_pids=()
-proxy_pid=""
-cleanup() {
-  local rc=$?
-  trap - EXIT INT TERM
-  [[ -n "$proxy_pid" ]] && stop_tree "$proxy_pid"
-  local p
-  for p in "${origin_pids[@]}"; do stop_tree "$p"; done
-  if [[ "${KEEP_TMP:-0}" == 1 || $rc -ne 0 ]]; then
-    log "configs and logs kept in $tmp"
-  else
-    rm -rf "$tmp"
-  fi
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-for port in "${origin_ports[@]}" "$proxy_port"; do
-  port_in_use "$port" && die "port $port is already in use (set ORIGIN_PORTS / PROXY_PORT)"
-done
+bench_start tls
 
 # ---- certificates and policy ------------------------------------------------------
 # Self-signed, CN and SAN localhost, valid for a day. HAProxy wants the key in the
