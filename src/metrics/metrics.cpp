@@ -116,6 +116,7 @@ struct Totals {
   std::uint64_t cache_hit_bytes = 0;
   std::uint64_t cache_fetches_avoided = 0;
   std::uint64_t cache_background_refreshes = 0;
+  std::uint64_t cache_collapsed_aborted = 0;
 
   void add(const WorkerShard& s) {
     for (std::size_t i = 0; i < tls_handshakes.size(); ++i) tls_handshakes[i] += s.tls_handshakes[i].value();
@@ -170,6 +171,7 @@ struct Totals {
     cache_hit_bytes += s.cache_hit_bytes.value();
     cache_fetches_avoided += s.cache_fetches_avoided.value();
     cache_background_refreshes += s.cache_background_refreshes.value();
+    cache_collapsed_aborted += s.cache_collapsed_aborted.value();
   }
 };
 
@@ -459,6 +461,10 @@ class ShardCollector final : public prometheus::Collectable {
     out.push_back(single_counter("edged_cache_background_refreshes_total",
                                  "stale-while-revalidate refreshes sent to targets.",
                                  t.cache_background_refreshes));
+    out.push_back(single_counter("edged_cache_collapsed_aborted_total",
+                                 "Collapsed responses cut short because the target fetch they "
+                                 "streamed from failed mid-body (the connection is closed).",
+                                 t.cache_collapsed_aborted));
     {
       MetricFamily f = family("edged_target_group_fail_open_requests_total",
                               "Requests routed to all registered targets because fewer than "

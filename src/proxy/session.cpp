@@ -303,6 +303,10 @@ struct CacheExchange {
   bool served = false;              // answered from the store (not an ELB response)
   // The response being copied into the store (null: not admitted).
   std::shared_ptr<cache::CachedResponse> fill;
+  /// The fill's body was sized to its Content-Length up front (body bytes are
+  /// copied in at `filled`, never appended), and streams to collapsed waiters.
+  bool sized = false;
+  std::uint64_t filled = 0;
   cache::VaryNames vary;
   /// This request leads the fill of its key: others wait for it (collapsing).
   std::shared_ptr<cache::Fill> leading;
@@ -331,16 +335,27 @@ struct CacheExchange {
     strip_conditionals = false;
     served = false;
     fill.reset();
+    sized = false;
+    filled = 0;
     vary = {};
   }
 };
 
 /// A request waiting for another request's fill of its key: the fill wakes
-/// it by posting to its worker's executor (never from another thread).
+/// it by posting to its worker's executor (never from another thread). A wake
+/// that comes while the waiter is not sleeping is kept in `woken`.
 struct CollapseWait {
   explicit CollapseWait(Executor ex) : timer(ex) {}
   Timer timer;
   bool woken = false;
+};
+
+/// A collapsed request answered from a fill still streaming in: serve_stored
+/// sends the body as far as the fill has published it, then waits for more.
+struct FillStream {
+  cache::Fill* fill = nullptr;
+  std::uint64_t waiter = 0;
+  CollapseWait* slot = nullptr;
 };
 
 /// The end-to-end fields of a parsed message head (hop-by-hop fields, framing
@@ -1010,24 +1025,25 @@ class Session {
       co_await send_error(EdgeError::target_timeout);
       co_return;
     }
-    if (!x.stale && method == bhttp::verb::get && cfg_->cache.collapse_timeout.count() > 0 &&
-        !x.req.cc.no_cache && !(x.req.pragma_no_cache && !x.req.has_cache_control)) {
-      // Collapsing: one fetch per key; the others wait for it, then read the store.
+    if (!x.stale && cfg_->cache.collapse_timeout.count() > 0 && !x.req.cc.no_cache &&
+        !(x.req.pragma_no_cache && !x.req.has_cache_control) &&
+        (!x.req.has_authorization || auth_in_key)) {
+      // Collapsing: one fetch per key; the others follow it (its body as it
+      // streams in, or the store once it ended). A HEAD follows a GET's fetch
+      // but never leads one: its answer would have no body to store.
       bool leader = false;
-      auto fill = ec.join(x.key, leader);
+      std::shared_ptr<cache::Fill> fill;
+      if (method == bhttp::verb::get) {
+        fill = ec.join(x.key, leader);
+      } else {
+        fill = ec.find_fill(x.key);
+      }
       if (leader) {
         x.leading = std::move(fill);
-      } else if (co_await wait_for_fill(std::move(fill))) {
-        cache::CachedPtr again = lookup(ec, x);
-        if (again && cache::usability(cache::stored_facts(*again, ec.now()), x.req) ==
-                         cache::Usability::fresh) {
-          w_.shard().cache_fetches_avoided.inc();
-          co_await serve_stored(std::move(again), metrics::CacheResult::collapsed,
-                                "Hit from edged");
-          co_return;
-        }
+      } else if (fill && co_await follow_fill(ec, std::move(fill))) {
+        co_return;
       }
-      // Timed out, or the fill stored nothing usable for us: fetch as a miss.
+      // Timed out, or the fill gave nothing usable for us: fetch as a miss.
     }
     lookups[static_cast<std::size_t>(x.stale ? metrics::CacheResult::revalidated
                                              : metrics::CacheResult::miss)]
@@ -1096,11 +1112,27 @@ class Session {
     asio::co_spawn(w_.executor(), refresh_in_background(std::move(r)), asio::detached);
   }
 
-  /// Waits (up to cache.collapse_timeout) for another request's fill of this
-  /// key to end. True when it ended; false on timeout.
-  Task<bool> wait_for_fill(std::shared_ptr<cache::Fill> fill) {
+  /// Sleeps until the fill wakes `slot` (true) or `deadline` passes (false).
+  static Task<bool> sleep_for_fill(CollapseWait& slot, SteadyClock::time_point deadline) {
+    if (!slot.woken) {
+      slot.timer.expires_at(deadline);
+      auto [ec] = co_await slot.timer.async_wait(kUseTuple);
+      (void)ec;
+    }
+    const bool woken = slot.woken;
+    slot.woken = false;
+    co_return woken;
+  }
+
+  /// A collapsed request: follows another request's fill of its key. While
+  /// the fill has no response head it waits (up to cache.collapse_timeout);
+  /// once the head is there it is answered from the fill as the body streams
+  /// in; after the fill ended, from the store. True when answered; false: the
+  /// caller fetches for itself (timed out, not storable, failed before any
+  /// byte was sent, or a response this request cannot use).
+  Task<bool> follow_fill(cache::EdgeCache& ec, std::shared_ptr<cache::Fill> fill) {
+    CacheExchange& x = *cx_;
     auto slot = std::make_shared<CollapseWait>(w_.executor());
-    slot->timer.expires_after(cfg_->cache.collapse_timeout);
     Executor ex = w_.executor();
     const std::uint64_t id = fill->add_waiter([slot, ex] {
       asio::post(ex, [slot] {
@@ -1108,15 +1140,43 @@ class Session {
         slot->timer.cancel();
       });
     });
-    if (id == 0) co_return true;  // ended meanwhile
-    struct Leave {
-      cache::Fill& f;
-      std::uint64_t id;
-      ~Leave() { f.remove_waiter(id); }
-    } leave{*fill, id};
-    auto [ec] = co_await slot->timer.async_wait(kUseTuple);
-    (void)ec;
-    co_return slot->woken;
+    if (id != 0) {
+      struct Leave {
+        cache::Fill& f;
+        std::uint64_t id;
+        ~Leave() { f.remove_waiter(id); }
+      } leave{*fill, id};
+      const auto deadline = SteadyClock::now() + cfg_->cache.collapse_timeout;
+      while (fill->state() == cache::Fill::State::pending)
+        if (!co_await sleep_for_fill(*slot, deadline)) co_return false;  // waited too long
+      const bool streaming = fill->state() == cache::Fill::State::streaming;
+      if (streaming || fill->complete()) {
+        if (auto resp = fill->response(); resp && may_follow(ec, *resp)) {
+          w_.shard().cache_fetches_avoided.inc();
+          co_await serve_stored(std::move(resp), metrics::CacheResult::collapsed, "Hit from edged",
+                                FillStream{fill.get(), id, slot.get()});
+          co_return true;
+        }
+      }
+    }
+    // Ended: what it stored (if anything) answers, when it is usable here.
+    cache::CachedPtr again = lookup(ec, x);
+    if (!again || cache::usability(cache::stored_facts(*again, ec.now()), x.req) !=
+                      cache::Usability::fresh)
+      co_return false;
+    w_.shard().cache_fetches_avoided.inc();
+    co_await serve_stored(std::move(again), metrics::CacheResult::collapsed, "Hit from edged");
+    co_return true;
+  }
+
+  /// A fill's response may answer this request: same variant (Vary: the
+  /// request's values of the named fields equal the leader's) and fresh.
+  bool may_follow(cache::EdgeCache& ec, const cache::CachedResponse& resp) const {
+    for (std::size_t i = 0; i < resp.vary_names.size(); ++i)
+      if (i >= resp.vary_values.size() || head_.header(resp.vary_names[i]) != resp.vary_values[i])
+        return false;
+    return cache::usability(cache::stored_facts(resp, ec.now()), cx_->req) ==
+           cache::Usability::fresh;
   }
 
   /// What of the viewer's request goes to the target on this route.
@@ -1229,7 +1289,15 @@ class Session {
         status, std::string(as_view(reason)), storable_fields(std::move(fields)), facts, d,
         x.request_time, now));
     x.fill->path = std::string(view_.path);
-    if (len) x.fill->body.reserve(static_cast<std::size_t>(*len));
+    x.fill->vary_names = x.vary.names;
+    for (const auto& n : x.vary.names) x.fill->vary_values.emplace_back(head_.header(n));
+    if (len && *len > 0) {
+      // Sized up front: the body never moves, so collapsed waiters can send
+      // from it while it fills.
+      x.fill->body.resize(static_cast<std::size_t>(*len));
+      x.sized = true;
+      if (x.leading) x.leading->start_stream(x.fill);
+    }
     co_return false;
   }
 
@@ -1251,7 +1319,20 @@ class Session {
   /// `last`: the body is complete: it is stored now, before its last bytes
   /// are written, so that whoever got the response finds it stored.
   void capture(const char* p, std::size_t n, bool last) {
-    auto& fill = cx_->fill;
+    CacheExchange& x = *cx_;
+    auto& fill = x.fill;
+    if (x.sized) {
+      if (n > fill->body.size() - x.filled) {  // more than declared: never stored
+        fill.reset();
+        x.end_fill();
+        return;
+      }
+      if (n) std::memcpy(fill->body.data() + x.filled, p, n);
+      x.filled += n;
+      if (x.leading && n) x.leading->publish(n);
+      if (last) store_fill();
+      return;
+    }
     if (fill->body.size() + n > snap_->cache->max_object()) {
       // Too big after all: not stored; waiters fetch for themselves.
       fill.reset();
@@ -1278,8 +1359,6 @@ class Session {
     marker->path = x.fill->path;
     std::string vk = cache::variant_key(x.key, x.vary.names,
                                         [this](std::string_view n) { return head_.header(n); });
-    for (const auto& n : x.vary.names) x.fill->vary_values.emplace_back(head_.header(n));
-    x.fill->vary_names = x.vary.names;
     store.put(x.key, std::move(marker));
     store.put(std::move(vk), std::move(x.fill));
     x.end_fill();
@@ -1305,7 +1384,7 @@ class Session {
   /// Client conditionals get a 304, a single byte range a 206 (416 when it
   /// cannot be satisfied), HEAD the head only. `result` empty: already counted.
   Task<void> serve_stored(cache::CachedPtr entry, std::optional<metrics::CacheResult> result,
-                          std::string_view x_cache) {
+                          std::string_view x_cache, FillStream stream = {}) {
     CacheExchange& x = *cx_;
     x.served = true;
     x.x_cache = x_cache;
@@ -1380,11 +1459,50 @@ class Session {
     }
     apply_response_edits();
     finish_response_head(status);
+    if (is_head_request()) length = 0;
+    if (stream.fill && length > 0) {
+      co_await serve_streaming(*entry, stream, first, first + length);
+      co_return;
+    }
     std::array<asio::const_buffer, 2> bufs{
         out_.buffer(), asio::buffer(entry->body.data() + first, static_cast<std::size_t>(length))};
-    if (is_head_request()) bufs[1] = asio::const_buffer();
     shard.cache_hit_bytes.inc(bufs[1].size());
     written(co_await write_client(bufs));
+  }
+
+  /// The body bytes [pos, end) of a response still streaming into a fill:
+  /// the head (already in out_) goes out at once, then each part as the
+  /// leader publishes it, straight from the fill's buffer. If the fill ends
+  /// before `end` (the target failed), or nothing arrives for
+  /// timeouts.upstream_response, the response is cut short: the connection
+  /// closes, and it is counted.
+  Task<void> serve_streaming(const cache::CachedResponse& entry, FillStream stream,
+                             std::uint64_t pos, const std::uint64_t end) {
+    auto& shard = w_.shard();
+    bool head_out = false;
+    for (;;) {
+      const std::uint64_t published = stream.fill->published();
+      const std::uint64_t avail = std::clamp(published, pos, end);
+      if (avail > pos || !head_out) {
+        std::array<asio::const_buffer, 2> bufs{
+            head_out ? asio::const_buffer() : out_.buffer(),
+            asio::buffer(entry.body.data() + pos, static_cast<std::size_t>(avail - pos))};
+        shard.cache_hit_bytes.inc(bufs[1].size());
+        if (!written(co_await write_client(bufs))) co_return;
+        head_out = true;
+        pos = avail;
+      }
+      if (pos == end) co_return;
+      if (!stream.fill->arm(stream.waiter, published)) {
+        if (stream.fill->published() > published) continue;  // more arrived meanwhile
+        break;                                                 // ended short of `end`
+      }
+      if (!co_await sleep_for_fill(*stream.slot,
+                                   SteadyClock::now() + cfg_->timeouts.upstream_response))
+        break;
+    }
+    shard.cache_collapsed_aborted.inc();
+    keep_alive_ = false;
   }
 
   // --------------------------------------------------------------- forward
@@ -2117,13 +2235,20 @@ class Session {
     std::size_t more = 0;
     if (rest > 0) {
       // Take the next part of the body before the first write, so that head
-      // and body go out in one gathered write (one syscall less per response).
+      // and body go out in one gathered write (one syscall less per response),
+      // but never wait for it: a target that pauses after part of the body
+      // must not hold back what it sent. Over TLS a partial record cannot be
+      // read without waiting, so only a head with no body bytes waits there.
       std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(rest, relay_cap_));
-      conn.deadline.arm(cfg_->timeouts.upstream_response);
-      auto [ec, n] = co_await upstream_read(conn, asio::buffer(relay(), want));
-      conn.deadline.disarm();
-      if (ec) co_return false;
-      more = n;
+      if (!conn.tls) {
+        more = read_ready(conn, asio::buffer(relay(), want));
+      } else if (first == 0) {
+        conn.deadline.arm(cfg_->timeouts.upstream_response);
+        auto [ec, n] = co_await upstream_read(conn, asio::buffer(relay(), want));
+        conn.deadline.disarm();
+        if (ec) co_return false;
+        more = n;
+      }
     }
     std::array<asio::const_buffer, 3> bufs{out_.buffer(),
                                            asio::buffer(conn.buffer.data().data(), first),
@@ -2132,7 +2257,10 @@ class Session {
       capture(static_cast<const char*>(conn.buffer.data().data()), first, false);
       capture(relay_, more, rest == more);
     }
-    if (!written(co_await write_client(bufs))) co_return false;
+    if (!written(co_await write_client(bufs))) {
+      co_await fill_without_client(conn, rest - more);
+      co_return false;
+    }
     conn.buffer.consume(first);
     std::uint64_t remaining = rest - more;
     while (remaining > 0) {
@@ -2143,10 +2271,31 @@ class Session {
       if (ec) co_return false;
       remaining -= n;
       if (cx_on_ && cx_->fill) [[unlikely]] capture(relay_, n, remaining == 0);
-      if (!written(co_await write_client(asio::buffer(relay(), n)))) co_return false;
+      if (!written(co_await write_client(asio::buffer(relay(), n)))) {
+        co_await fill_without_client(conn, remaining);
+        co_return false;
+      }
     }
     // Bytes beyond the declared length make the connection unusable.
     co_return conn.buffer.size() == 0;
+  }
+
+  /// The client went away (or stopped reading) during a response being
+  /// stored: the rest of the body (bounded by cache.max_object_size) is still
+  /// read from the target into the store, so the requests following this
+  /// fill, and the next ones, are answered without another fetch, as a CDN
+  /// edge does. Any other response: nothing to do.
+  Task<void> fill_without_client(upstream::UpstreamConn& conn, std::uint64_t remaining) {
+    if (!cx_on_ || !cx_->fill || !cx_->sized) co_return;
+    while (remaining > 0 && cx_->fill) {
+      std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(remaining, relay_cap_));
+      conn.deadline.arm(cfg_->timeouts.upstream_response);
+      auto [ec, n] = co_await upstream_read(conn, asio::buffer(relay(), want));
+      conn.deadline.disarm();
+      if (ec) co_return;
+      remaining -= n;
+      capture(relay_, n, remaining == 0);
+    }
   }
 
   /// Chunked or close-delimited response: decoded by the parser (framing
@@ -2258,6 +2407,18 @@ class Session {
     return asio::async_write(sock_, bufs, kUseTuple);
   }
   /// Reads and writes on an upstream connection: through TLS for HTTPS groups.
+  /// Plain-TCP body bytes the target already sent, read without waiting
+  /// (one recvfrom, as Asio's own speculative read would do); 0 when none are
+  /// there yet or on an error, which the next awaited read then reports.
+  static std::size_t read_ready(upstream::UpstreamConn& c, asio::mutable_buffer b) {
+    beast::error_code ec;
+    if (!c.socket.non_blocking()) {
+      c.socket.non_blocking(true, ec);
+      if (ec) return 0;
+    }
+    const std::size_t n = c.socket.read_some(b, ec);
+    return ec ? 0 : n;
+  }
   static Task<std::tuple<beast::error_code, std::size_t>> upstream_read(upstream::UpstreamConn& c,
                                                                        asio::mutable_buffer b) {
     if (c.tls) return c.tls->async_read_some(b, kUseTuple);

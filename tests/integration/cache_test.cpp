@@ -3,16 +3,140 @@
 // The origin is steered per request by query parameters (`header=`, `status=`,
 // `bytes=`), which the test policy leaves out of the cache key; the cache's
 // clock is injected, so freshness never depends on the wall clock.
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/read_until.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/json.hpp>
 
 #include <atomic>
 #include <ctime>
+#include <future>
+#include <thread>
 
 #include "edge/cache/edge_cache.hpp"
+#include "edge/core/types.hpp"
 #include "integration/gateway_fixture.hpp"
 
 namespace edge::test {
 namespace {
+
+/// An origin that holds its first response mid-body: the head (cacheable for
+/// 600 s) and the first `first_part` bytes of a `length`-byte body, then
+/// nothing until release(); then the rest, or with `fail` a close instead.
+/// Later requests get the whole response at once. Thread: its own io_context;
+/// the test thread only calls the public functions.
+class HeldOrigin {
+ public:
+  HeldOrigin(std::size_t length, std::size_t first_part, bool fail)
+      : length_(length),
+        first_part_(first_part),
+        fail_(fail),
+        body_(origin::OriginServer::make_body(length)),
+        acceptor_(ioc_.get_executor()),
+        hold_(ioc_.get_executor()) {
+    const asio::ip::tcp::endpoint ep(asio::ip::make_address("127.0.0.1"), 0);
+    acceptor_.open(ep.protocol());
+    acceptor_.bind(ep);
+    acceptor_.listen();
+    port_ = acceptor_.local_endpoint().port();
+    first_sent_future_ = first_sent_.get_future();
+    asio::co_spawn(ioc_, accept_loop(this), asio::detached);
+    thread_ = std::thread([this] { ioc_.run(); });
+  }
+  ~HeldOrigin() {
+    asio::post(ioc_, [this] {
+      boost::system::error_code ignored;
+      acceptor_.close(ignored);
+      ioc_.stop();
+    });
+    thread_.join();
+  }
+  HeldOrigin(const HeldOrigin&) = delete;
+  HeldOrigin& operator=(const HeldOrigin&) = delete;
+
+  std::uint16_t port() const { return port_; }
+  std::uint64_t requests() const { return requests_.load(); }
+  const std::string& body() const { return body_; }
+  /// The first response's head and first part were written.
+  bool wait_first_part() {
+    return first_sent_future_.wait_for(std::chrono::seconds(10)) == std::future_status::ready;
+  }
+  void release() {
+    asio::post(ioc_, [this] {
+      released_ = true;
+      hold_.cancel();
+    });
+  }
+
+ private:
+  static Task<void> accept_loop(HeldOrigin* self) {
+    for (;;) {
+      auto [ec, sock] = co_await self->acceptor_.async_accept(kUseTuple);
+      if (ec) co_return;
+      asio::co_spawn(self->ioc_, serve(self, std::move(sock)), asio::detached);
+    }
+  }
+  static Task<void> serve(HeldOrigin* self, Socket sock) {
+    auto buffer = std::make_unique<std::string>();
+    const std::string head = "HTTP/1.1 200 OK\r\nCache-Control: max-age=600\r\nContent-Length: " +
+                             std::to_string(self->length_) + "\r\n\r\n";
+    const std::string_view body = self->body_;
+    for (;;) {
+      auto [ec, n] =
+          co_await asio::async_read_until(sock, asio::dynamic_buffer(*buffer), "\r\n\r\n", kUseTuple);
+      if (ec) co_return;
+      buffer->erase(0, n);
+      if (++self->requests_ > 1) {
+        std::array<asio::const_buffer, 2> all{asio::buffer(head), asio::buffer(body)};
+        auto [wec, w] = co_await asio::async_write(sock, all, kUseTuple);
+        if (wec) co_return;
+        continue;
+      }
+      std::array<asio::const_buffer, 2> part{asio::buffer(head),
+                                             asio::buffer(body.substr(0, self->first_part_))};
+      auto [wec, w] = co_await asio::async_write(sock, part, kUseTuple);
+      if (wec) co_return;
+      self->first_sent_.set_value();
+      if (!self->released_) {
+        self->hold_.expires_at(Timer::time_point::max());
+        auto [tec] = co_await self->hold_.async_wait(kUseTuple);
+        (void)tec;
+      }
+      if (self->fail_) co_return;  // closes mid-body
+      auto [rec, r] =
+          co_await asio::async_write(sock, asio::buffer(body.substr(self->first_part_)), kUseTuple);
+      if (rec) co_return;
+    }
+  }
+
+  const std::size_t length_, first_part_;
+  const bool fail_;
+  const std::string body_;
+  asio::io_context ioc_{1};
+  Acceptor acceptor_;
+  Timer hold_;
+  bool released_ = false;  // io_context thread only
+  std::promise<void> first_sent_;
+  std::future<void> first_sent_future_;
+  std::thread thread_;
+  std::uint16_t port_ = 0;
+  std::atomic<std::uint64_t> requests_{0};
+};
+
+/// Body bytes of a response whose head and (part of the) body `c` holds.
+std::string_view body_part(std::string_view raw) {
+  const auto end = raw.find("\r\n\r\n");
+  return end == std::string_view::npos ? std::string_view() : raw.substr(end + 4);
+}
+
+/// Waits until `c` holds a response head and `n` body bytes after it.
+bool wait_for_body_bytes(Connection& c, std::size_t n) {
+  if (!c.wait_for_bytes(n)) return false;
+  const auto end = c.buffered().find("\r\n\r\n");
+  return end != std::string_view::npos && c.wait_for_bytes(end + 4 + n);
+}
 
 class CacheTest : public GatewayTest {
  protected:
@@ -57,6 +181,23 @@ class CacheTest : public GatewayTest {
     return sum_shards(gateway_->metrics(), [r](metrics::WorkerShard& s) {
       return s.cache_lookups[static_cast<std::size_t>(r)].value();
     });
+  }
+
+  /// Starts the gateway in front of `o` (collapse_timeout 60 s) and sends
+  /// the GET /held that leads the fill; returns once its client holds the
+  /// head and the first `first` body bytes (a failure is recorded if not).
+  Connection lead_held_fetch(HeldOrigin& o, std::size_t first,
+                             std::size_t max_object = 64 * 1024) {
+    auto c = cache_config();
+    c.cache.collapse_timeout = std::chrono::seconds(60);
+    c.cache.max_object_size = max_object;
+    add_target(c, o.port());
+    start_cached(c);
+    auto leader = connect(port_);
+    EXPECT_FALSE(leader.send_raw(make_request("GET", "/held", {{"Host", "127.0.0.1"}})));
+    EXPECT_TRUE(o.wait_first_part());
+    EXPECT_TRUE(wait_for_body_bytes(leader, first));
+    return leader;
   }
 
   std::atomic<std::int64_t> now_{static_cast<std::int64_t>(std::time(nullptr))};
@@ -557,6 +698,112 @@ TEST_F(CacheTest, WaiterThatWaitsTooLongFetchesItself) {
   EXPECT_EQ(r.header("X-Cache"), "Miss from edged");
   EXPECT_EQ(o.requests_for("/slow"), 2u);
   EXPECT_EQ(slow.read_response(std::chrono::seconds(20)).status, 200);
+}
+
+// Collapsed requests receive the body as it arrives at the edge: the origin
+// holds its response mid-body, and the waiters already have the head and the
+// first part; a range inside the part still to come waits for it.
+TEST_F(CacheTest, CollapsedRequestsReceiveTheBodyAsItStreamsIn) {
+  constexpr std::size_t kLength = 40000, kFirst = 16000;
+  HeldOrigin o(kLength, kFirst, false);
+  auto leader = lead_held_fetch(o, kFirst);
+  ASSERT_FALSE(HasFailure());
+  const std::string req = make_request("GET", "/held", {{"Host", "127.0.0.1"}});
+
+  constexpr int kWaiters = 4;
+  std::vector<Connection> waiters;
+  for (int i = 0; i < kWaiters; ++i) {
+    waiters.push_back(connect(port_));
+    ASSERT_FALSE(waiters.back().send_raw(req));
+  }
+  auto ranged = connect(port_);
+  ASSERT_FALSE(ranged.send_raw(make_request(
+      "GET", "/held", {{"Host", "127.0.0.1"}, {"Range", "bytes=30000-30099"}})));
+  for (auto& w : waiters) {
+    ASSERT_TRUE(wait_for_body_bytes(w, kFirst));
+    EXPECT_EQ(body_part(w.buffered()), std::string_view(o.body()).substr(0, kFirst));
+    EXPECT_NE(w.buffered().find("X-Cache: Hit from edged"), std::string_view::npos);
+  }
+  EXPECT_EQ(o.requests(), 1u);
+
+  o.release();
+  for (auto& w : waiters) {
+    auto r = w.read_response();
+    ASSERT_EQ(r.status, 200);
+    EXPECT_EQ(r.body, o.body());
+    EXPECT_EQ(r.header("Content-Length"), std::to_string(kLength));
+    EXPECT_TRUE(r.keep_alive);
+  }
+  auto part = ranged.read_response();
+  EXPECT_EQ(part.status, 206);
+  EXPECT_EQ(part.body, o.body().substr(30000, 100));
+  EXPECT_EQ(part.header("Content-Range"), "bytes 30000-30099/40000");
+  auto first = leader.read_response();
+  EXPECT_EQ(first.header("X-Cache"), "Miss from edged");
+  EXPECT_EQ(first.body, o.body());
+
+  EXPECT_EQ(lookups(metrics::CacheResult::collapsed), static_cast<std::uint64_t>(kWaiters + 1));
+  auto hit = get("/held");
+  EXPECT_EQ(hit.header("X-Cache"), "Hit from edged");
+  EXPECT_EQ(hit.body, o.body());
+  EXPECT_EQ(o.requests(), 1u);
+}
+
+// The fetch fails mid-body: a waiter that already sent part of the body
+// cannot finish it, so its connection closes (counted); nothing is stored and
+// the next request fetches again.
+TEST_F(CacheTest, CollapsedResponseIsCutShortWhenTheFetchFailsMidBody) {
+  constexpr std::size_t kLength = 40000, kFirst = 16000;
+  HeldOrigin o(kLength, kFirst, true);
+  auto leader = lead_held_fetch(o, kFirst);
+  ASSERT_FALSE(HasFailure());
+  const std::string req = make_request("GET", "/held", {{"Host", "127.0.0.1"}});
+  auto waiter = connect(port_);
+  ASSERT_FALSE(waiter.send_raw(req));
+  ASSERT_TRUE(wait_for_body_bytes(waiter, kFirst));
+
+  o.release();
+  // Closed by the edge (not a timeout) with only the part that arrived.
+  const auto start = std::chrono::steady_clock::now();
+  const std::string all = waiter.read_until_closed(std::chrono::seconds(20));
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(15));
+  EXPECT_EQ(body_part(all), std::string_view(o.body()).substr(0, kFirst));
+  EXPECT_FALSE(leader.read_response().ok());
+  EXPECT_EQ(sum_shards(gateway_->metrics(),
+                       [](metrics::WorkerShard& s) { return s.cache_collapsed_aborted.value(); }),
+            1u);
+  auto again = get("/held");
+  EXPECT_EQ(again.status, 200);
+  EXPECT_EQ(again.header("X-Cache"), "Miss from edged");
+  EXPECT_EQ(again.body, o.body());
+  EXPECT_EQ(o.requests(), 2u);
+}
+
+// The client whose request leads the fetch goes away mid-body: the edge still
+// reads the rest into the store, so the waiter's response completes and the
+// next request is a hit.
+TEST_F(CacheTest, FillCompletesWhenItsFirstClientGoesAway) {
+  constexpr std::size_t kLength = 600000, kFirst = 16000;
+  HeldOrigin o(kLength, kFirst, false);
+  auto leader = lead_held_fetch(o, kFirst, 1024 * 1024);
+  ASSERT_FALSE(HasFailure());
+  const std::string req = make_request("GET", "/held", {{"Host", "127.0.0.1"}});
+  auto waiter = connect(port_);
+  ASSERT_FALSE(waiter.send_raw(req));
+  ASSERT_TRUE(wait_for_body_bytes(waiter, kFirst));
+  leader.reset();  // RST: the edge's next write to it fails
+
+  o.release();
+  auto r = waiter.read_response();
+  ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, o.body());
+  auto hit = get("/held");
+  EXPECT_EQ(hit.header("X-Cache"), "Hit from edged");
+  EXPECT_EQ(hit.body, o.body());
+  EXPECT_EQ(o.requests(), 1u);
+  EXPECT_EQ(sum_shards(gateway_->metrics(),
+                       [](metrics::WorkerShard& s) { return s.cache_collapsed_aborted.value(); }),
+            0u);
 }
 
 // The store is process-wide: a configuration reload (here: the cache policy's

@@ -192,6 +192,35 @@ bool Connection::closed_by_peer(std::chrono::milliseconds timeout) {
   return ec == asio::error::eof || ec == asio::error::connection_reset;
 }
 
+bool Connection::wait_for_bytes(std::size_t n, std::chrono::milliseconds timeout) {
+  if (!ok()) return false;
+  Impl& impl = *impl_;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (impl.buffer.size() < n) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return false;
+    std::size_t got = 0;
+    const error_code ec = impl.run(
+        [&impl, &got](auto handler) {
+          impl.socket.async_read_some(impl.buffer.prepare(64 * 1024),
+                                      [&got, handler](error_code e, std::size_t k) mutable {
+                                        got = k;
+                                        handler(e, k);
+                                      });
+        },
+        left);
+    impl.buffer.commit(got);
+    if (ec) return impl.buffer.size() >= n;
+  }
+  return true;
+}
+
+std::string_view Connection::buffered() const {
+  const auto& b = impl_->buffer;
+  return {static_cast<const char*>(b.data().data()), b.size()};
+}
+
 std::string Connection::read_until_closed(std::chrono::milliseconds timeout) {
   if (!ok()) return {};
   Impl& impl = *impl_;

@@ -72,6 +72,13 @@ class Connection {
   /// false on timeout or if data arrived (the data is kept for read_response).
   bool closed_by_peer(std::chrono::milliseconds timeout = kDefaultTimeout);
 
+  /// Reads until at least `n` bytes have arrived and are buffered (true), or
+  /// the peer closes or the timeout passes (false). Nothing is consumed: a
+  /// later read_response or read_until_closed sees the same bytes.
+  bool wait_for_bytes(std::size_t n, std::chrono::milliseconds timeout = kDefaultTimeout);
+  /// Bytes received and not yet consumed by a read.
+  std::string_view buffered() const;
+
   /// Everything the peer sends until it closes (or the timeout passes), including
   /// bytes already buffered by an earlier read. For checking exact wire framing.
   std::string read_until_closed(std::chrono::milliseconds timeout = kDefaultTimeout);

@@ -11,6 +11,7 @@
 /// Thread: any. The store locks per shard; invalidation records take their own
 /// mutex (admin thread and status page only, never a request).
 
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -42,37 +43,79 @@ struct Invalidation {
 
 /// One target fetch in flight for a cache key, that concurrent misses for the
 /// same key wait on instead of fetching themselves (request collapsing).
-/// Waiters register a wake function; the fill calls each once when it ends
-/// (stored, found uncacheable, or failed), from the fill's worker thread. A
-/// wake function must only post to the waiter's own executor: the fill never
-/// touches another worker's sockets.
 ///
-/// Behaviour chosen (and its limit): the fill copies the body into the
-/// response it will store (bounded by cache.max_object_size) and ends when
-/// that response is stored, just before the leader writes its last bytes;
-/// woken waiters then serve the stored response from the shared buffer. So a
-/// waiter starts sending once the body is complete at the edge, not chunk by
-/// chunk as it arrives. A response found not storable at head time, or whose
-/// chunked body grows past max_object_size, ends the fill at once: every
-/// waiter fetches for itself (none has started sending, so none is cut off).
-/// A waiter that waits longer than cache.collapse_timeout fetches for itself.
+/// A fill goes pending → streaming → ended, or pending → ended:
+/// - pending: the leader asked the target and has no response head yet.
+///   Waiters wait at most cache.collapse_timeout here, then fetch themselves.
+/// - streaming: the head arrived, the response will be stored, and its body
+///   has a Content-Length that fits cache.max_object_size. The response to be
+///   stored is published (response()); its body is allocated at its full
+///   length up front and never moves, the leader copies each relayed piece
+///   into it and then advances published(). Waiters send [0, published()) to
+///   their own clients straight from that buffer, so they receive the body as
+///   it arrives at the edge, not after it completes.
+/// - ended: stored (waiters read the store again), found not storable (they
+///   fetch themselves), or failed. A waiter that has already sent part of a
+///   body it cannot finish closes its connection.
+/// A chunked or close-delimited body (length unknown) stays pending until it is
+/// stored, so its waiters start once it is complete at the edge.
+///
+/// Waiters register a wake function, called (under the fill's lock, from the
+/// leader's worker) when the state changes or, for an armed waiter, when the
+/// body advances. A wake function must only post to the waiter's own
+/// executor: the fill never touches another worker's sockets.
 class Fill {
  public:
+  enum class State { pending, streaming, ended };
+
   /// Registers `wake`; returns its id, or 0 when the fill already ended (the
   /// caller looks the store up again at once).
   std::uint64_t add_waiter(std::function<void()> wake);
-  /// A waiter that stops waiting (timed out, or its worker is going away)
-  /// removes its wake function, so it is never called after that.
+  /// A waiter that stops waiting (timed out, done, or its worker is going
+  /// away) removes its wake function, so it is never called after that.
   void remove_waiter(std::uint64_t id);
-  /// Ends the fill: calls every wake function once (under the fill's lock, so
-  /// a waiter removing itself never races a call). Idempotent.
+  /// A streaming waiter that has sent `seen` body bytes asks to be woken when
+  /// there are more or the fill ends. False (no wake will come) when there
+  /// already are, or it already ended: the caller looks again at once.
+  bool arm(std::uint64_t id, std::uint64_t seen);
+
+  /// Leader: the response head is known and the body will stream into
+  /// `response->body`, already sized to its full length. Wakes every waiter.
+  void start_stream(std::shared_ptr<CachedResponse> response);
+  /// Leader: `n` more body bytes were written at `body_data() + published()`.
+  /// Wakes the armed waiters.
+  void publish(std::size_t n);
+  /// Leader: where the next body bytes go (streaming only).
+  char* body_data() const { return body_; }
+  /// Ends the fill: calls every wake function once. Idempotent.
   void end();
 
+  /// Waiter side, any thread.
+  State state() const { return state_.load(std::memory_order_acquire); }
+  /// The response being streamed (null until streaming). Its fields and the
+  /// body's size never change once published; its body bytes below
+  /// published() are final.
+  std::shared_ptr<const CachedResponse> response() const;
+  std::uint64_t published() const { return published_.load(std::memory_order_acquire); }
+  /// The body arrived in full (ended or not).
+  bool complete() const;
+
  private:
-  std::mutex mu_;
-  bool ended_ = false;
+  struct Waiter {
+    std::uint64_t id;
+    std::function<void()> wake;
+    bool armed;
+  };
+  void wake_all_locked();
+
+  mutable std::mutex mu_;
+  std::atomic<State> state_{State::pending};
+  std::atomic<std::uint64_t> published_{0};
+  std::uint64_t length_ = 0;
+  char* body_ = nullptr;
+  std::shared_ptr<const CachedResponse> response_;
   std::uint64_t next_id_ = 1;
-  std::vector<std::pair<std::uint64_t, std::function<void()>>> waiters_;
+  std::vector<Waiter> waiters_;
 };
 
 class EdgeCache {
@@ -102,6 +145,8 @@ class EdgeCache {
   /// Collapsing: the fill in flight for `key`, or a new one when there is
   /// none (`leader` true: the caller fetches and must call finish()).
   std::shared_ptr<Fill> join(const std::string& key, bool& leader);
+  /// The fill in flight for `key`, or null (never creates one).
+  std::shared_ptr<Fill> find_fill(const std::string& key);
   /// The leader's fetch ended: removes the fill from the table and wakes its
   /// waiters (they look the store up again, or fetch themselves).
   void finish(const std::string& key, const std::shared_ptr<Fill>& fill);

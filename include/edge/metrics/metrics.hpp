@@ -264,6 +264,8 @@ struct alignas(kCacheLine) WorkerShard {
   Counter cache_fetches_avoided;
   /// Background stale-while-revalidate refreshes started.
   Counter cache_background_refreshes;
+  /// Collapsed responses cut short: the fill they streamed from failed.
+  Counter cache_collapsed_aborted;
 };
 
 /// Slot of a completed handshake in WorkerShard::tls_handshakes.

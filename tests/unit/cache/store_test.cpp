@@ -6,6 +6,7 @@
 #include <string>
 
 #include "edge/cache/cache_policy.hpp"
+#include "edge/cache/edge_cache.hpp"
 #include "edge/cache/memory_cache.hpp"
 #include "edge/proxy/request_ctx.hpp"
 
@@ -133,6 +134,23 @@ TEST(MemoryCache, OversizeObjectsAreRefused) {
   MemoryCache c(1 << 20, 1000, 1);
   EXPECT_FALSE(c.put("big", object("/big", 1001)));
   EXPECT_TRUE(c.put("ok", object("/ok", 1000)));
+}
+
+// The edge's store spreads its budget over shards, each object charged to one:
+// objects up to max_object_size must still fit, whatever the two sizes are.
+TEST(EdgeCache, ObjectsUpToMaxObjectSizeAreStored) {
+  for (const auto& [memory, max_object] : {std::pair<std::size_t, std::size_t>{4 << 20, 1 << 20},
+                                           {256 << 20, 10 << 20},
+                                           {1 << 20, 1 << 20},
+                                           {64 << 20, 4096}}) {
+    EdgeCache ec(memory, max_object);
+    const std::size_t body = max_object - 1024;
+    for (int i = 0; i < 4; ++i) {
+      const std::string key = std::to_string(i);
+      EXPECT_TRUE(ec.store().put(key, object("/o", body))) << memory << " " << max_object;
+      EXPECT_NE(ec.store().get(key), nullptr);
+    }
+  }
 }
 
 TEST(MemoryCache, LruKeepsBudgetUnderChurnAndKeepsRecentlyUsed) {

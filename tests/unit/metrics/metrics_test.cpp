@@ -271,6 +271,7 @@ TEST(MetricsTest, EveryFamilyHasHelpAndType) {
       {"edged_cache_hit_bytes_total", "counter"},
       {"edged_cache_origin_fetches_avoided_total", "counter"},
       {"edged_cache_background_refreshes_total", "counter"},
+      {"edged_cache_collapsed_aborted_total", "counter"},
   };
   EXPECT_EQ(e.type, expected);
   for (const auto& [name, type] : expected) {
