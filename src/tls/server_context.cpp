@@ -131,8 +131,19 @@ SessionCache* session_cache_of(SSL_CTX* ctx) {
   return static_cast<SessionCache*>(SSL_CTX_get_ex_data(ctx, session_cache_index()));
 }
 
+// A TLS 1.3 session with tickets on lives in its ticket alone: storing it would
+// serialize it and take the shared cache's lock on every handshake (and for every
+// ticket) for a session that is never looked up by ID. OpenSSL still hands them to
+// these callbacks because a remove callback is set.
+bool stateless(const SSL_CTX* ctx, const SSL_SESSION* session) {
+  return SSL_SESSION_get_protocol_version(session) == TLS1_3_VERSION &&
+         (SSL_CTX_get_options(ctx) & SSL_OP_NO_TICKET) == 0;
+}
+
 int on_new_session(SSL* ssl, SSL_SESSION* session) {
-  if (SessionCache* cache = session_cache_of(SSL_get_SSL_CTX(ssl))) cache->put(session);
+  SSL_CTX* ctx = SSL_get_SSL_CTX(ssl);
+  if (stateless(ctx, session)) return 0;
+  if (SessionCache* cache = session_cache_of(ctx)) cache->put(session);
   return 0;  // OpenSSL keeps its reference: the shared cache holds a copy
 }
 
@@ -145,7 +156,7 @@ SSL_SESSION* on_get_session(SSL* ssl, const unsigned char* id, int length, int* 
 
 void on_remove_session(SSL_CTX* ctx, SSL_SESSION* session) {
   SessionCache* cache = session_cache_of(ctx);
-  if (cache == nullptr) return;
+  if (cache == nullptr || stateless(ctx, session)) return;
   unsigned int length = 0;
   const unsigned char* id = SSL_SESSION_get_id(session, &length);
   cache->remove(id, length);

@@ -358,6 +358,33 @@ TEST_F(TlsTest, SharedSessionCacheResumesSessionIdsOnAnyWorker) {
                   .reused);
 }
 
+// TLS 1.3 with tickets resumes from the ticket alone: its sessions never enter
+// the shared cache (which would cost a serialization and a lock per ticket).
+// TLS 1.3 without tickets resumes by the session cache, so those do.
+TEST_F(TlsTest, SharedSessionCacheHoldsNoTls13TicketSessions) {
+  auto keys = std::make_shared<TicketKeys>(std::chrono::hours(1), std::time(nullptr));
+  auto shared = std::make_shared<SessionCache>(16);
+  auto o = options("ELBSecurityPolicy-TLS13-1-2-2021-06", keys);
+  o.session_cache = shared;
+  ServerContext worker(o);
+  auto first = handshake(worker, {});
+  ASSERT_TRUE(first.ok) << first.error;
+  EXPECT_EQ(shared->size(), 0U);
+  auto again = handshake(worker, {.session = first.session.get()});
+  ASSERT_TRUE(again.ok) << again.error;
+  EXPECT_TRUE(again.reused);
+  EXPECT_EQ(shared->size(), 0U);
+  // TLS 1.2 session IDs still go there.
+  ASSERT_TRUE(handshake(worker, {.max_version = TLS1_2_VERSION, .no_tickets = true}).ok);
+  EXPECT_EQ(shared->size(), 1U);
+  // Without tickets, TLS 1.3 sessions are stateful and shared.
+  auto no_tickets = options("ELBSecurityPolicy-TLS13-1-2-2021-06");
+  no_tickets.session_cache = std::make_shared<SessionCache>(16);
+  ServerContext stateful(no_tickets);
+  ASSERT_TRUE(handshake(stateful, {}).ok);
+  EXPECT_GE(no_tickets.session_cache->size(), 1U);
+}
+
 TEST_F(TlsTest, SharedSessionCacheIsBoundedOldestFirst) {
   auto shared = std::make_shared<SessionCache>(2);
   auto o = options("ELBSecurityPolicy-TLS13-1-2-2021-06");
