@@ -260,3 +260,16 @@ bench_cleanup() {
   fi
   exit "$rc"
 }
+
+# make_cert DIR NAME OPENSSL_REQ_ARGS...: a self-signed certificate for localhost
+# (CN and SAN), valid for a day: DIR/NAME.crt, DIR/NAME.key and DIR/NAME.pem
+# (both in one file, as HAProxy wants it).
+make_cert() {
+  local dir="$1" name="$2"
+  shift 2
+  openssl req -x509 -nodes -days 1 -subj /CN=localhost -addext subjectAltName=DNS:localhost \
+    "$@" -keyout "$dir/$name.key" -out "$dir/$name.crt" 2>"$dir/$name.log" ||
+    { cat "$dir/$name.log" >&2; die "openssl could not make the $name certificate"; }
+  cat "$dir/$name.crt" "$dir/$name.key" >"$dir/$name.pem"
+  chmod 644 "$dir/$name.key" "$dir/$name.pem"
+}

@@ -112,17 +112,8 @@ bench_start tls
 # certificate's file.
 certs="$tmp/certs"
 mkdir -p "$certs"
-make_cert() {
-  local name="$1"
-  shift
-  openssl req -x509 -nodes -days 1 -subj /CN=localhost -addext subjectAltName=DNS:localhost \
-    "$@" -keyout "$certs/$name.key" -out "$certs/$name.crt" 2>"$certs/$name.log" ||
-    { cat "$certs/$name.log" >&2; die "openssl could not make the $name certificate"; }
-  cat "$certs/$name.crt" "$certs/$name.key" >"$certs/$name.pem"
-  chmod 644 "$certs/$name.key" "$certs/$name.pem"
-}
-make_cert ecdsa -newkey ec -pkeyopt ec_paramgen_curve:P-256
-make_cert rsa -newkey rsa:2048
+make_cert "$certs" ecdsa -newkey ec -pkeyopt ec_paramgen_curve:P-256
+make_cert "$certs" rsa -newkey rsa:2048
 
 # ELBSecurityPolicy-TLS13-1-2-2021-06, as src/tls/security_policy.cpp defines it.
 policy=ELBSecurityPolicy-TLS13-1-2-2021-06

@@ -64,15 +64,8 @@ command -v openssl >/dev/null || die "the openssl tool is needed to make the cer
 bench_start tls-scan
 certs="$tmp/certs"
 mkdir -p "$certs"
-make_cert() {
-  local name="$1"
-  shift
-  openssl req -x509 -nodes -days 1 -subj /CN=localhost -addext subjectAltName=DNS:localhost \
-    "$@" -keyout "$certs/$name.key" -out "$certs/$name.crt" 2>"$certs/$name.log" ||
-    { cat "$certs/$name.log" >&2; die "openssl could not make the $name certificate"; }
-}
-make_cert ecdsa -newkey ec -pkeyopt ec_paramgen_curve:P-256
-make_cert rsa -newkey rsa:2048
+make_cert "$certs" ecdsa -newkey ec -pkeyopt ec_paramgen_curve:P-256
+make_cert "$certs" rsa -newkey rsa:2048
 
 failed=0
 report="$tmp/report.md"

@@ -200,6 +200,15 @@ class CacheTest : public GatewayTest {
     return leader;
   }
 
+  /// A second GET /held, joining the fill `lead_held_fetch` started; returns
+  /// once it holds the head and the first `first` body bytes.
+  Connection follow_held_fetch(std::size_t first) {
+    auto waiter = connect(port_);
+    EXPECT_FALSE(waiter.send_raw(make_request("GET", "/held", {{"Host", "127.0.0.1"}})));
+    EXPECT_TRUE(wait_for_body_bytes(waiter, first));
+    return waiter;
+  }
+
   std::atomic<std::int64_t> now_{static_cast<std::int64_t>(std::time(nullptr))};
 };
 
@@ -757,10 +766,8 @@ TEST_F(CacheTest, CollapsedResponseIsCutShortWhenTheFetchFailsMidBody) {
   HeldOrigin o(kLength, kFirst, true);
   auto leader = lead_held_fetch(o, kFirst);
   ASSERT_FALSE(HasFailure());
-  const std::string req = make_request("GET", "/held", {{"Host", "127.0.0.1"}});
-  auto waiter = connect(port_);
-  ASSERT_FALSE(waiter.send_raw(req));
-  ASSERT_TRUE(wait_for_body_bytes(waiter, kFirst));
+  auto waiter = follow_held_fetch(kFirst);
+  ASSERT_FALSE(HasFailure());
 
   o.release();
   // Closed by the edge (not a timeout) with only the part that arrived.
@@ -787,10 +794,8 @@ TEST_F(CacheTest, FillCompletesWhenItsFirstClientGoesAway) {
   HeldOrigin o(kLength, kFirst, false);
   auto leader = lead_held_fetch(o, kFirst, 1024 * 1024);
   ASSERT_FALSE(HasFailure());
-  const std::string req = make_request("GET", "/held", {{"Host", "127.0.0.1"}});
-  auto waiter = connect(port_);
-  ASSERT_FALSE(waiter.send_raw(req));
-  ASSERT_TRUE(wait_for_body_bytes(waiter, kFirst));
+  auto waiter = follow_held_fetch(kFirst);
+  ASSERT_FALSE(HasFailure());
   leader.reset();  // RST: the edge's next write to it fails
 
   o.release();
