@@ -3,7 +3,9 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <string>
@@ -12,7 +14,34 @@
 #include "edge/config/loader.hpp"
 #include "edge/server/gateway.hpp"
 
+#if defined(EDGE_WITH_JEMALLOC)
+#include <jemalloc/jemalloc.h>
+#endif
+
 namespace {
+
+/// The malloc this process runs on, for --version. With jemalloc: its version,
+/// and only if an allocation made here is counted by it (its malloc is the one
+/// in use, OpenSSL's allocations included).
+std::string allocator_description() {
+#if defined(EDGE_WITH_JEMALLOC)
+  const char* version = nullptr;
+  std::size_t len = sizeof version;
+  std::uint64_t before = 0, after = 0;
+  std::size_t n = sizeof before;
+  if (mallctl("version", &version, &len, nullptr, 0) != 0 ||
+      mallctl("thread.allocated", &before, &n, nullptr, 0) != 0)
+    return "jemalloc linked but not answering";
+  void* volatile p = std::malloc(1 << 20);
+  n = sizeof after;
+  mallctl("thread.allocated", &after, &n, nullptr, 0);
+  std::free(p);
+  if (after - before < (1 << 20)) return std::string("system (jemalloc ") + version + " not in use)";
+  return std::string("jemalloc ") + version;
+#else
+  return "system";
+#endif
+}
 
 constexpr const char* kUsage =
     "usage: edged -c FILE [--check-config] [--takeover PATH]\n"
@@ -77,7 +106,7 @@ int main(int argc, char** argv) {
     } else if (a == "--check-config" || a == "-t") {
       check_only = true;
     } else if (a == "--version" || a == "-v") {
-      std::printf("edged %s\n", EDGE_VERSION);
+      std::printf("edged %s (malloc: %s)\n", EDGE_VERSION, allocator_description().c_str());
       return 0;
     } else if (a == "--help" || a == "-h") {
       std::fputs(kUsage, stdout);

@@ -490,7 +490,8 @@ enum class ResponseHead { ok, failed_before_bytes, failed, timeout, bad };
 /// One client connection. Thread: worker.
 class Session {
  public:
-  Session(server::Worker& w, std::shared_ptr<const server::Snapshot> snap, std::size_t l, Socket s)
+  Session(server::Worker& w, std::shared_ptr<const server::Snapshot> snap, std::size_t l, Socket s,
+          const asio::ip::tcp::endpoint& peer)
       : w_(w),
         snap_(std::move(snap)),
         listener_(&snap_->listeners[l]),
@@ -502,7 +503,7 @@ class Session {
     deadline_.attach(w_.deadlines(), &Session::on_deadline, this);
     beast::error_code ec;
     sock_.set_option(asio::ip::tcp::no_delay(true), ec);
-    ctx_.client = sock_.remote_endpoint(ec);
+    ctx_.client = peer;  // from accept: no getpeername per connection
     {
       auto addr = ctx_.client.address();
       if (addr.is_v6() && addr.to_v6().is_v4_mapped())
@@ -2458,8 +2459,10 @@ class Session {
       deadline_.disarm();
       deadline_.reset_fired();
     }
-    sock_.shutdown(asio::socket_base::shutdown_send, ec);
-    if (!ec && close_after_) {
+    // With nothing left to read (the usual case: the client asked to close, or
+    // the connection was idle), close() alone sends the FIN, as nginx does.
+    if (close_after_) sock_.shutdown(asio::socket_base::shutdown_send, ec);
+    if (close_after_ && !ec) {
       deadline_.arm(std::chrono::seconds(2));
       std::size_t drained = 0;
       while (drained < 1024 * 1024) {
@@ -2591,8 +2594,8 @@ void close_session(Session* s, bool force) { s->close(force); }
 std::string_view session_listener(const Session* s) { return s->key_; }
 
 void start_session(server::Worker& worker, const std::shared_ptr<const server::Snapshot>& snapshot,
-                   std::size_t listener, Socket socket) {
-  auto session = std::make_unique<Session>(worker, snapshot, listener, std::move(socket));
+                   std::size_t listener, Socket socket, const asio::ip::tcp::endpoint& peer) {
+  auto session = std::make_unique<Session>(worker, snapshot, listener, std::move(socket), peer);
   asio::co_spawn(worker.executor(), Session::run(std::move(session)), [](std::exception_ptr e) {
     if (e) {
       try {

@@ -190,8 +190,9 @@ void Worker::run() {
 
 Task<void> Worker::accept_loop(Worker* self, std::size_t entry) {
   Acceptor& acc = *self->acceptors_[entry].acceptor;
+  asio::ip::tcp::endpoint peer;  // filled by accept itself (no getpeername later)
   for (;;) {
-    auto [ec, sock] = co_await acc.async_accept(kUseTuple);
+    auto [ec, sock] = co_await acc.async_accept(peer, kUseTuple);
     if (ec) {
       if (ec == asio::error::operation_aborted || !acc.is_open()) co_return;
       // EMFILE and friends: back off a little instead of spinning.
@@ -208,7 +209,7 @@ Task<void> Worker::accept_loop(Worker* self, std::size_t entry) {
     // that changed them, new connections get the new ones).
     const AcceptorEntry& a = self->acceptors_[entry];
     if (!a.open) co_return;
-    proxy::start_session(*self, self->snapshot_, a.listener, std::move(sock));
+    proxy::start_session(*self, self->snapshot_, a.listener, std::move(sock), peer);
     if (self->draining_) co_return;
   }
 }

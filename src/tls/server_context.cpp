@@ -530,9 +530,13 @@ ServerContext::ServerContext(ServerOptions options)
   SSL_CTX_set_client_hello_cb(ctx, &ServerContext::on_client_hello, this);
   // A default certificate on the context itself, for handshakes that never reach
   // the callback's choice (and for SSL_CTX_check_private_key style checks).
+  // With its chain: a handshake whose choice is this one alone keeps it as is.
   const auto& first = *options_.certificates.front();
-  if (SSL_CTX_use_cert_and_key(ctx, first.leaf(), first.key(), nullptr, 1) != 1)
-    throw std::runtime_error(first.path() + ": " + openssl_errors());
+  STACK_OF(X509)* chain = sk_X509_new_null();
+  for (X509* x : first.chain()) sk_X509_push(chain, x);
+  const int ok = SSL_CTX_use_cert_and_key(ctx, first.leaf(), first.key(), chain, 1);
+  sk_X509_free(chain);  // the context took its own references
+  if (ok != 1) throw std::runtime_error(first.path() + ": " + openssl_errors());
 }
 
 ServerContext::~ServerContext() {
@@ -549,6 +553,10 @@ int ServerContext::on_client_hello(SSL* ssl, int* alert, void* arg) {
   if (SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_server_name, &ext, &ext_len) == 1)
     sni = parse_sni(ext, ext_len);
   const auto chosen = select_certificates(self->names_, sni);
+  // The context's default alone (one certificate, or no other for its names):
+  // the handshake already has it, chain included. Re-installing it would cost
+  // a key check and reference counting per handshake.
+  if (chosen.size() == 1 && chosen.front() == 0) return SSL_CLIENT_HELLO_SUCCESS;
   SSL_certs_clear(ssl);  // drop the context's default: only the chosen ones are offered
   bool have[3] = {false, false, false};
   for (std::size_t i : chosen) {

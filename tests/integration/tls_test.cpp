@@ -38,6 +38,16 @@ class TlsClient {
       ctx_.use_private_key_file(client_cert->key_path, asio::ssl::context::pem);
     }
   }
+  /// Verifies the server against `root_pem` alone (from the next connect on).
+  void trust(const std::string& root_pem) {
+    ctx_.load_verify_file(root_pem);
+    ctx_.set_verify_mode(asio::ssl::verify_peer);
+  }
+  /// Certificates the server sent, its own first.
+  int peer_chain_length() {
+    STACK_OF(X509)* chain = SSL_get_peer_cert_chain(stream_->native_handle());
+    return chain ? sk_X509_num(chain) : 0;
+  }
   /// TLS 1.2 then resumes by session ID only (no ticket asked for).
   void no_tickets() { SSL_CTX_set_options(ctx_.native_handle(), SSL_OP_NO_TICKET); }
   /// Connects and handshakes (offering `resume` when given); the error
@@ -221,6 +231,38 @@ TEST_F(HttpsTest, SniPicksTheWildcardCertificate) {
   EXPECT_EQ(client.peer_cn(), "*.apps.test");
   auto [head, body] = client.exchange("GET / HTTP/1.1\r\nHost: shop.apps.test\r\n\r\n");
   EXPECT_EQ(head.substr(0, 12), "HTTP/1.1 200") << head;
+}
+
+// A certificate's chain goes out with it, whether the handshake keeps the
+// listener's default certificate (no SNI, unknown SNI, its own name) or SNI
+// picks another one: a client that trusts only the root verifies the server.
+TEST_F(HttpsTest, CertificateChainsAreSentWithTheirCertificates) {
+  auto first = make_test_chain(dir_, "first", {"first.test"}, TestKey::ecdsa);
+  auto second = make_test_chain(dir_, "second", {"second.test"}, TestKey::rsa);
+  add_origin();
+  auto c = https_config();
+  c.listeners[0].tls.certificates = {{first.leaf.cert_path, first.leaf.key_path},
+                                     {second.leaf.cert_path, second.leaf.key_path}};
+  start(c);
+  for (std::string sni : {"", "unknown.test", "first.test"}) {
+    TlsClient client;
+    client.trust(first.root_path);
+    ASSERT_EQ(client.connect(port_, sni), "") << "SNI '" << sni << "'";
+    EXPECT_EQ(client.peer_cn(), "first.test");
+    EXPECT_EQ(client.peer_chain_length(), 2) << "SNI '" << sni << "'";
+    auto [head, body] = client.exchange("GET / HTTP/1.1\r\nHost: first.test\r\n\r\n");
+    EXPECT_EQ(head.substr(0, 12), "HTTP/1.1 200") << head;
+  }
+  TlsClient client;
+  client.trust(second.root_path);
+  ASSERT_EQ(client.connect(port_, "second.test"), "");
+  EXPECT_EQ(client.peer_cn(), "second.test");
+  EXPECT_EQ(client.peer_chain_length(), 2);
+  // The root alone does not vouch for a leaf sent without its intermediate:
+  // a client trusting the other root refuses.
+  TlsClient stranger;
+  stranger.trust(second.root_path);
+  EXPECT_NE(stranger.connect(port_, "first.test"), "");
 }
 
 TEST_F(HttpsTest, NegotiationFailuresAreCountedByReason) {

@@ -23,9 +23,9 @@ class Session;
 /// for listener `listener` of `snapshot` (the worker's current one). Each
 /// request then uses the worker's snapshot current when it starts; when that
 /// one no longer has the listener (removed by a reload), the connection closes
-/// before its next request.
+/// before its next request. `peer` is the client's address, as accept gave it.
 void start_session(server::Worker& worker, const std::shared_ptr<const server::Snapshot>& snapshot,
-                   std::size_t listener, Socket socket);
+                   std::size_t listener, Socket socket, const boost::asio::ip::tcp::endpoint& peer);
 
 /// The key (listen address) of the listener `s` was accepted on.
 std::string_view session_listener(const Session* s);
