@@ -13,7 +13,8 @@
 # With RATES (percentages), each size then gets open-loop runs: edgeload at
 # those percentages of the best peer's (the best proxy other than the first)
 # median closed-loop req/s, latency corrected for coordinated omission.
-# Prints a markdown report (medians over rounds, ratios, every run) to stdout,
+# Prints a markdown report (medians over rounds; ratios of the medians and, paired
+# by round, the median of the per-round ratios; every run) to stdout,
 # and to FILE with --out; --data DIR keeps the raw tables (closed.tsv, open.tsv)
 # for plots (bench/e2e/report.sh). Progress goes to stderr. Exits 1 if any run
 # failed.
@@ -440,6 +441,13 @@ done
 med() {
   awk -F'\t' -v s="$1" -v p="$2" -v c="$3" '$1 == s && $2 == p { print $c }' "$results" | median
 }
+# paired SIZE A B COLUMN: the median over rounds of A's figure / B's in the same
+# round (the two ran back to back, so drift of the machine between rounds cancels).
+paired() {
+  awk -F'\t' -v s="$1" -v a="$2" -v b="$3" -v c="$4" '
+    $1 == s && $2 == a { va[$3] = $c } $1 == s && $2 == b { vb[$3] = $c }
+    END { for (r in va) if ((r in vb) && vb[r] > 0) print va[r] / vb[r] }' "$results" | median
+}
 # open_median SIZE PROXY PCT COLUMN (of open.tsv: 6 = req/s, 7.. 12 = p50 .. max µs, 13 = CPU/req)
 open_median() {
   awk -F'\t' -v s="$1" -v p="$2" -v r="$3" -v c="$4" '$1 == s && $2 == p && $4 == r { print $c }' \
@@ -483,7 +491,9 @@ report="$tmp/report.md"
       s="${proxies[0]}"
       for p in "${proxies[@]:1}"; do
         echo "- $(label "$s")/$(label "$p"): req/s $(ratio "$(med "$size" "$s" 4)" "$(med "$size" "$p" 4)")," \
-          "CPU/req $(ratio "$(med "$size" "$s" 7)" "$(med "$size" "$p" 7)")"
+          "CPU/req $(ratio "$(med "$size" "$s" 7)" "$(med "$size" "$p" 7)");" \
+          "paired by round: req/s $(fmt "$(paired "$size" "$s" "$p" 4)" '%.2f')," \
+          "CPU/req $(fmt "$(paired "$size" "$s" "$p" 7)" '%.2f')"
       done
     fi
     for pct in "${rates[@]}"; do
