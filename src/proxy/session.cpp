@@ -2445,9 +2445,12 @@ class Session {
     return true;
   }
 
-  /// Graceful close: FIN first, then a short bounded read so that unread
-  /// request bytes do not turn our close into a reset that destroys the
-  /// response still in flight to the client.
+  /// Graceful close. When the client may still be sending (close_after_: an
+  /// error answer, a desync close, a wss tunnel), FIN first, then a short
+  /// bounded read so that unread request bytes do not turn our close into a
+  /// reset that destroys the response still in flight to the client. Otherwise
+  /// (the client asked to close, or the connection was idle) nothing is left
+  /// to read and close() alone sends the FIN, as nginx does.
   Task<void> close_client() {
     beast::error_code ec;
     if (tls_ && handshake_done_) {
@@ -2459,16 +2462,13 @@ class Session {
       deadline_.disarm();
       deadline_.reset_fired();
     }
-    // With nothing left to read (the usual case: the client asked to close, or
-    // the connection was idle), close() alone sends the FIN, as nginx does.
-    if (close_after_) sock_.shutdown(asio::socket_base::shutdown_send, ec);
-    if (close_after_ && !ec) {
+    if (close_after_) {
+      sock_.shutdown(asio::socket_base::shutdown_send, ec);
       deadline_.arm(std::chrono::seconds(2));
-      std::size_t drained = 0;
-      while (drained < 1024 * 1024) {
+      for (std::size_t drained = 0; !ec && drained < 1024 * 1024;) {
         auto [rec, n] = co_await sock_.async_read_some(asio::buffer(relay(), relay_cap_),
                                                        kUseTuple);
-        if (rec) break;
+        ec = rec;
         drained += n;
       }
       deadline_.disarm();

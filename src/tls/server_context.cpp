@@ -122,6 +122,17 @@ int on_ticket_key(SSL* ssl, unsigned char key_name[16], unsigned char* iv, EVP_C
   return 1;
 }
 
+/// A certificate's intermediates as the stack OpenSSL takes; SSL(_CTX)_use_cert_and_key
+/// takes its own references, so the stack (not the certificates) is freed after.
+struct ChainFree {
+  void operator()(STACK_OF(X509) * s) const { sk_X509_free(s); }
+};
+std::unique_ptr<STACK_OF(X509), ChainFree> chain_of(const Certificate& c) {
+  std::unique_ptr<STACK_OF(X509), ChainFree> chain(sk_X509_new_null());
+  for (X509* x : c.chain()) sk_X509_push(chain.get(), x);
+  return chain;
+}
+
 int session_cache_index() {
   static const int index = SSL_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
   return index;
@@ -532,11 +543,8 @@ ServerContext::ServerContext(ServerOptions options)
   // the callback's choice (and for SSL_CTX_check_private_key style checks).
   // With its chain: a handshake whose choice is this one alone keeps it as is.
   const auto& first = *options_.certificates.front();
-  STACK_OF(X509)* chain = sk_X509_new_null();
-  for (X509* x : first.chain()) sk_X509_push(chain, x);
-  const int ok = SSL_CTX_use_cert_and_key(ctx, first.leaf(), first.key(), chain, 1);
-  sk_X509_free(chain);  // the context took its own references
-  if (ok != 1) throw std::runtime_error(first.path() + ": " + openssl_errors());
+  if (SSL_CTX_use_cert_and_key(ctx, first.leaf(), first.key(), chain_of(first).get(), 1) != 1)
+    throw std::runtime_error(first.path() + ": " + openssl_errors());
 }
 
 ServerContext::~ServerContext() {
@@ -564,11 +572,7 @@ int ServerContext::on_client_hello(SSL* ssl, int* alert, void* arg) {
     auto& seen = have[static_cast<int>(c.key_type())];
     if (seen) continue;  // one certificate per key type
     seen = true;
-    STACK_OF(X509)* chain = sk_X509_new_null();
-    for (X509* x : c.chain()) sk_X509_push(chain, x);
-    const int ok = SSL_use_cert_and_key(ssl, c.leaf(), c.key(), chain, 1);
-    sk_X509_free(chain);  // SSL_use_cert_and_key took its own references
-    if (ok != 1) {
+    if (SSL_use_cert_and_key(ssl, c.leaf(), c.key(), chain_of(c).get(), 1) != 1) {
       *alert = SSL_AD_INTERNAL_ERROR;
       return SSL_CLIENT_HELLO_ERROR;
     }
