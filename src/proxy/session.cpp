@@ -37,7 +37,6 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/ssl/error.hpp>
-#include <boost/asio/ssl/stream.hpp>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <boost/asio/write.hpp>
@@ -61,6 +60,7 @@
 #include "edge/server/worker.hpp"
 #include "edge/tls/client_context.hpp"
 #include "edge/tls/server_context.hpp"
+#include "edge/tls/stream.hpp"
 #include "edge/upstream/routing.hpp"
 #include "edge/upstream/target.hpp"
 
@@ -234,7 +234,7 @@ class ParserHead final : public RequestHead {
   std::string_view target_;
 };
 
-using TlsStream = asio::ssl::stream<Socket&>;
+using TlsStream = tls::Stream;
 
 /// The host part of a target id ("host:port", "[v6]:port").
 std::string host_of(std::string_view id) {

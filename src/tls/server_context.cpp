@@ -516,13 +516,19 @@ ServerContext::ServerContext(ServerOptions options)
   SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
   static constexpr unsigned char kSessionContext[] = "edged";
   SSL_CTX_set_session_id_context(ctx, kSessionContext, sizeof kSessionContext - 1);
-  SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
   SSL_CTX_sess_set_cache_size(ctx, static_cast<long>(options_.session_cache_size));
   if (options_.session_cache) {
+    // The shared cache is the only store. OpenSSL's own per-context cache would
+    // also hold every TLS 1.3 ticket session (a remove callback makes it keep them)
+    // and walk all of them every 255 handshakes to expire them.
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER | SSL_SESS_CACHE_NO_INTERNAL |
+                                            SSL_SESS_CACHE_NO_AUTO_CLEAR);
     SSL_CTX_set_ex_data(ctx, session_cache_index(), options_.session_cache.get());
     SSL_CTX_sess_set_new_cb(ctx, on_new_session);
     SSL_CTX_sess_set_get_cb(ctx, on_get_session);
     SSL_CTX_sess_set_remove_cb(ctx, on_remove_session);
+  } else {
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
   }
   if (options_.tickets) {
     SSL_CTX_set_ex_data(ctx, ticket_keys_index(), options_.tickets.get());

@@ -18,7 +18,7 @@
 /// by traffic in either direction.
 /// Thread: worker.
 
-#include <boost/asio/ssl/stream.hpp>
+#include "edge/tls/stream.hpp"
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/fields.hpp>
 #include <cstdint>
@@ -72,7 +72,7 @@ void build_switching_protocols_head(std::string& out, const http::ResponseParser
 /// the side speaks TLS (nullptr: plain).
 struct TunnelEnd {
   Socket& socket;
-  boost::asio::ssl::stream<Socket&>* tls = nullptr;
+  tls::Stream* tls = nullptr;
 };
 
 /// Bytes relayed by a finished tunnel.

@@ -16,12 +16,12 @@
 #include <memory>
 #include <vector>
 
-#include <boost/asio/ssl/stream.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 
 #include "edge/config/config.hpp"
 #include "edge/core/deadline.hpp"
 #include "edge/core/types.hpp"
+#include "edge/tls/stream.hpp"
 
 namespace edge::upstream {
 
@@ -35,7 +35,7 @@ struct UpstreamConn {
   }
   Socket socket;
   /// HTTPS target groups: TLS over `socket` (declared after it: destroyed first).
-  std::unique_ptr<boost::asio::ssl::stream<Socket&>> tls;
+  std::unique_ptr<tls::Stream> tls;
   boost::beast::flat_buffer buffer;  // response bytes read ahead
   Deadline deadline;
   Target* target = nullptr;
