@@ -89,6 +89,13 @@ int ticket_keys_index() {
   return index;
 }
 
+/// The tickets' cipher, fetched once: a legacy EVP_aes_256_cbc() would be
+/// fetched by name from the provider on every ticket sealed or opened.
+const EVP_CIPHER* ticket_cipher() {
+  static EVP_CIPHER* const fetched = EVP_CIPHER_fetch(nullptr, "AES-256-CBC", nullptr);
+  return fetched != nullptr ? fetched : EVP_aes_256_cbc();
+}
+
 int on_ticket_key(SSL* ssl, unsigned char key_name[16], unsigned char* iv, EVP_CIPHER_CTX* cipher,
                   EVP_MAC_CTX* mac, int enc) {
   auto* keys = static_cast<TicketKeys*>(SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), ticket_keys_index()));
@@ -107,14 +114,14 @@ int on_ticket_key(SSL* ssl, unsigned char key_name[16], unsigned char* iv, EVP_C
     const TicketKeys::Key k = keys->current();
     std::memcpy(key_name, k.name.data(), k.name.size());
     if (RAND_bytes(iv, 16) != 1) return -1;
-    if (EVP_EncryptInit_ex(cipher, EVP_aes_256_cbc(), nullptr, k.aes.data(), iv) != 1) return -1;
+    if (EVP_EncryptInit_ex(cipher, ticket_cipher(), nullptr, k.aes.data(), iv) != 1) return -1;
     return set_mac(k) ? 1 : -1;
   }
   bool is_current = false;
   auto k = keys->find(key_name, is_current);
   if (!k) return 0;  // unknown or expired key: full handshake
   if (!set_mac(*k)) return -1;
-  if (EVP_DecryptInit_ex(cipher, EVP_aes_256_cbc(), nullptr, k->aes.data(), iv) != 1) return -1;
+  if (EVP_DecryptInit_ex(cipher, ticket_cipher(), nullptr, k->aes.data(), iv) != 1) return -1;
   // 2: valid, but issue a new ticket (under the current key). TLS 1.3 clients use
   // a ticket once (RFC 8446, C.4), so a resumed TLS 1.3 handshake always gets a new
   // one; otherwise every other reconnection of such a client is a full handshake.
