@@ -192,8 +192,12 @@ int Stream::bio_write(BIO* bio, const char* data, std::size_t len, std::size_t* 
   BIO_clear_retry_flags(bio);
   Bytes& a = s->acc_;
   if (a.size + len > a.capacity) {
-    std::size_t cap = std::max<std::size_t>(a.capacity * 2, 4096);
-    while (cap < a.size + len) cap *= 2;
+    // Doubling from 4 KiB, but never past what one write can need (kMaxWrite and
+    // its records' overhead): a buffer stays within about 36 KiB.
+    const std::size_t need = (a.size + len + 4095) / 4096 * 4096;
+    const std::size_t cap =
+        std::max(need, std::min<std::size_t>(std::max<std::size_t>(a.capacity * 2, 4096),
+                                             kMaxWrite + 4096));
     auto* p = static_cast<unsigned char*>(std::realloc(a.data, cap));
     if (p == nullptr) return 0;
     a.data = p;

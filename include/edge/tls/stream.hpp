@@ -46,8 +46,9 @@ class Stream {
  public:
   using executor_type = Executor;
   using handshake_type = asio::ssl::stream_base::handshake_type;
-  /// Plaintext bytes one write encrypts at most (four full records).
-  static constexpr std::size_t kMaxWrite = 64 * 1024;
+  /// Plaintext bytes one write encrypts at most (two full records): bounds the
+  /// output buffers, about 36 KiB each at most.
+  static constexpr std::size_t kMaxWrite = 32 * 1024;
 
   /// A new TLS session on `socket`, which must outlive the stream. Throws
   /// std::runtime_error when OpenSSL cannot create it.
