@@ -12,11 +12,13 @@
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/streambuf.hpp>
 #include <boost/asio/write.hpp>
+#include <openssl/evp.h>
 #include <openssl/ssl.h>
 
 #include "edge/config/loader.hpp"
 #include "edge/upstream/target.hpp"
 #include "edge/load/runner.hpp"
+#include "edge/origin/origin_server.hpp"
 #include "integration/gateway_fixture.hpp"
 #include "support/tls_certs.hpp"
 
@@ -171,6 +173,49 @@ TEST_F(HttpsTest, TerminatesTlsAndForwardsOverKeepAlive) {
             std::string::npos)
       << scrape;
   EXPECT_NE(scrape.find("edged_tls_certificate_expiry_timestamp_seconds{"), std::string::npos);
+}
+
+// Bodies larger than one TLS write (32 KiB) and than the sockets' buffers, both
+// ways through an HTTPS listener: every byte arrives, in order.
+TEST_F(HttpsTest, LargeResponsesStreamThroughTls) {
+  origin::OriginOptions o;
+  o.body_size = 5 * 1024 * 1024 + 3;
+  add_origin(o);
+  start(https_config());
+  TlsClient client;
+  ASSERT_EQ(client.connect(port_, "edge.test"), "");
+  for (int i = 0; i < 2; ++i) {  // twice on one connection
+    auto [head, body] = client.exchange("GET /big HTTP/1.1\r\nHost: edge.test\r\n\r\n");
+    EXPECT_EQ(head.substr(0, 12), "HTTP/1.1 200") << head;
+    ASSERT_EQ(body.size(), o.body_size);
+    EXPECT_TRUE(body == origin::OriginServer::make_body(o.body_size));
+  }
+}
+
+TEST_F(HttpsTest, LargeUploadsStreamThroughTls) {
+  origin::OriginOptions o;
+  o.echo = true;
+  add_origin(o);
+  start(https_config());
+  std::string upload(3 * 1024 * 1024 + 7, '\0');
+  for (std::size_t i = 0; i < upload.size(); ++i)
+    upload[i] = static_cast<char>((i * 131 + (i >> 12)) & 0xff);
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int md_len = 0;
+  EVP_Digest(upload.data(), upload.size(), md, &md_len, EVP_sha256(), nullptr);
+  std::string hex;
+  static constexpr char kHex[] = "0123456789abcdef";
+  for (unsigned i = 0; i < md_len; ++i) {
+    hex.push_back(kHex[md[i] >> 4]);
+    hex.push_back(kHex[md[i] & 15]);
+  }
+  TlsClient client;
+  ASSERT_EQ(client.connect(port_, "edge.test"), "");
+  auto [head, body] = client.exchange("POST /up HTTP/1.1\r\nHost: edge.test\r\nContent-Length: " +
+                                      std::to_string(upload.size()) + "\r\n\r\n" + upload);
+  EXPECT_EQ(head.substr(0, 12), "HTTP/1.1 200") << head;
+  EXPECT_NE(body.find("\"body_length\":" + std::to_string(upload.size())), std::string::npos) << body;
+  EXPECT_NE(body.find(hex), std::string::npos) << body;
 }
 
 // Resumption through a real listener: by ticket (TLS 1.3 and 1.2) and by
