@@ -33,6 +33,7 @@
 #include <ctime>
 #include <optional>
 #include <string>
+#include <tuple>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -47,6 +48,7 @@
 
 #include "edge/cache/edge_cache.hpp"
 #include "edge/cache/http_cache.hpp"
+#include "edge/core/readiness.hpp"
 #include "edge/core/text.hpp"
 #include "edge/http/hop_by_hop.hpp"
 #include "edge/http/message_parser.hpp"
@@ -747,12 +749,16 @@ class Session {
       idle_wait_ = true;
     }
     std::size_t head_bytes = 0;
+    bool drained = false;  // this call's last read emptied the socket
     for (;;) {
       if (in_.size() > 0) {
         beast::error_code ec;
         std::size_t n = p.put(in_.data(), ec);
         if (!ec && p.is_header_done()) {
           head_bytes = n;
+          // A whole request without a body, and nothing behind it: the next
+          // read waits for the kernel to report the next request.
+          if (drained && p.is_done()) core::mark_drained(sock_);
           break;
         }
         if (!ec) {
@@ -769,7 +775,11 @@ class Session {
         }
       }
       if (closing_) co_return HeadRead::closed;
-      auto [ec, n] = co_await client_read(in_.prepare(read_size(in_)));
+      const auto buf = in_.prepare(read_size(in_));
+      beast::error_code ec;
+      std::size_t n = 0;
+      if (tls_ || !core::read_now(sock_, buf, ec, n)) std::tie(ec, n) = co_await client_read(buf);
+      drained = !tls_ && !ec && n < buf.size();
       if (ec) {
         idle_wait_ = false;
         bool timed_out = deadline_.fired();
@@ -2071,6 +2081,7 @@ class Session {
     };
     fresh_parser();
     conn.deadline.arm(cfg_->timeouts.upstream_response);
+    bool drained = false;  // this call's last read emptied the socket
     for (;;) {
       if (conn.buffer.size() > 0) {
         beast::error_code ec;
@@ -2096,7 +2107,12 @@ class Session {
           co_return ResponseHead::bad;
         }
       }
-      auto [ec, n] = co_await upstream_read(conn, conn.buffer.prepare(read_size(conn.buffer)));
+      const auto buf = conn.buffer.prepare(read_size(conn.buffer));
+      beast::error_code ec;
+      std::size_t n = 0;
+      if (conn.tls || !core::read_now(conn.socket, buf, ec, n))
+        std::tie(ec, n) = co_await upstream_read(conn, buf);
+      drained = !conn.tls && !ec && n < buf.size();
       if (ec) {
         conn.deadline.disarm();
         if (conn.deadline.fired()) co_return ResponseHead::timeout;
@@ -2104,6 +2120,14 @@ class Session {
       }
       conn.buffer.commit(n);
       any = true;
+    }
+    // The whole response is in the buffer and the socket was emptied by the
+    // read that got it: the connection's next read waits for the kernel.
+    if (drained && res_->get().result_int() >= 200) {
+      auto& rp = *res_;
+      if (rp.is_done() ? conn.buffer.size() == 0
+                       : rp.content_length() && conn.buffer.size() == *rp.content_length())
+        core::mark_drained(conn.socket);
     }
     conn.deadline.disarm();
     ctx_.target_responded = SteadyClock::now();
@@ -2234,6 +2258,7 @@ class Session {
     std::size_t first = static_cast<std::size_t>(std::min<std::uint64_t>(conn.buffer.size(), length));
     std::uint64_t rest = length - first;
     std::size_t more = 0;
+    bool overrun = false;  // the target sent more than its Content-Length
     if (rest > 0) {
       // Take the next part of the body before the first write, so that head
       // and body go out in one gathered write (one syscall less per response),
@@ -2242,7 +2267,15 @@ class Session {
       // read without waiting, so only a head with no body bytes waits there.
       std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(rest, relay_cap_));
       if (!conn.tls) {
-        more = read_ready(conn, asio::buffer(relay(), want));
+        beast::error_code ec;
+        const std::size_t ask = ask_size(want);
+        if (core::read_now(conn.socket, asio::buffer(relay(), ask), ec, more) && ec) more = 0;
+        if (more > want) {
+          more = want;
+          overrun = true;
+        } else if (more == rest && more < ask) {
+          core::mark_drained(conn.socket);
+        }
       } else if (first == 0) {
         conn.deadline.arm(cfg_->timeouts.upstream_response);
         auto [ec, n] = co_await upstream_read(conn, asio::buffer(relay(), want));
@@ -2267,7 +2300,22 @@ class Session {
     while (remaining > 0) {
       std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(remaining, relay_cap_));
       conn.deadline.arm(cfg_->timeouts.upstream_response);
-      auto [ec, n] = co_await upstream_read(conn, asio::buffer(relay(), want));
+      beast::error_code ec;
+      std::size_t n = 0;
+      if (conn.tls) {
+        std::tie(ec, n) = co_await upstream_read(conn, asio::buffer(relay(), want));
+      } else {
+        const std::size_t ask = ask_size(want);
+        if (!core::read_now(conn.socket, asio::buffer(relay(), ask), ec, n))
+          std::tie(ec, n) = co_await upstream_read(conn, asio::buffer(relay(), ask));
+        if (!ec && n > want) {
+          n = want;
+          overrun = true;
+        } else if (!ec && n == remaining && n < ask) {
+          // The body's last bytes, and the socket emptied: see read_response_head.
+          core::mark_drained(conn.socket);
+        }
+      }
       conn.deadline.disarm();
       if (ec) co_return false;
       remaining -= n;
@@ -2278,7 +2326,7 @@ class Session {
       }
     }
     // Bytes beyond the declared length make the connection unusable.
-    co_return conn.buffer.size() == 0;
+    co_return !overrun && conn.buffer.size() == 0;
   }
 
   /// The client went away (or stopped reading) during a response being
@@ -2407,19 +2455,13 @@ class Session {
     if (tls_) return asio::async_write(*tls_, bufs, kUseTuple);
     return asio::async_write(sock_, bufs, kUseTuple);
   }
+  /// How much to ask for when `want` bytes of a body remain: one byte more
+  /// where the relay buffer has room, so that a read that gets all of them
+  /// also tells whether the socket is now empty.
+  std::size_t ask_size(std::size_t want) const { return want < relay_cap_ ? want + 1 : want; }
   /// Reads and writes on an upstream connection: through TLS for HTTPS groups.
-  /// Plain-TCP body bytes the target already sent, read without waiting
-  /// (one recvfrom, as Asio's own speculative read would do); 0 when none are
-  /// there yet or on an error, which the next awaited read then reports.
-  static std::size_t read_ready(upstream::UpstreamConn& c, asio::mutable_buffer b) {
-    beast::error_code ec;
-    if (!c.socket.non_blocking()) {
-      c.socket.non_blocking(true, ec);
-      if (ec) return 0;
-    }
-    const std::size_t n = c.socket.read_some(b, ec);
-    return ec ? 0 : n;
-  }
+  /// On plain connections the session first reads what is there without
+  /// waiting (`core::read_now`), and awaits these only when nothing is.
   static Task<std::tuple<beast::error_code, std::size_t>> upstream_read(upstream::UpstreamConn& c,
                                                                        asio::mutable_buffer b) {
     if (c.tls) return c.tls->async_read_some(b, kUseTuple);

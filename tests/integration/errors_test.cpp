@@ -177,6 +177,32 @@ TEST_F(ErrorsTest, IdleKeepAliveConnectionClosed) {
   EXPECT_TRUE(conn.closed_by_peer(5s));
 }
 
+TEST_F(ErrorsTest, ClientFinAfterAResponseClosesTheConnection) {
+  add_origin();
+  start(base_config(1));  // idle timeout 60 s: only the FIN can close it in time
+  auto conn = connect(port_);
+  EXPECT_EQ(conn.request("GET", "/").status, 200);
+  EXPECT_EQ(conn.request("GET", "/").status, 200);
+  conn.shutdown_send();
+  EXPECT_TRUE(conn.closed_by_peer(10s));
+}
+
+TEST_F(ErrorsTest, ClientFinWithTheRequestStillGetsTheResponse) {
+  add_origin();
+  auto c = base_config(1);
+  // A FIN that comes in with the request may be seen only when the idle
+  // timeout closes the connection (the reactor reports both as one event).
+  c.timeouts.idle = 200ms;
+  start(c);
+  auto conn = connect(port_);
+  ASSERT_FALSE(conn.send_raw(make_request("GET", "/bytes/5000")));
+  conn.shutdown_send();
+  auto r = conn.read_response();
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body.size(), 5000u);
+  EXPECT_TRUE(conn.closed_by_peer(10s));
+}
+
 TEST_F(ErrorsTest, TargetRefused502) {
   auto c = base_config(1);
   add_target(c, refused_port());
