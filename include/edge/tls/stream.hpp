@@ -25,6 +25,7 @@
 /// Thread: the socket's executor.
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <type_traits>
 #include <utility>
@@ -38,6 +39,7 @@
 #include <boost/asio/write.hpp>
 #include <openssl/ssl.h>
 
+#include "edge/core/readiness.hpp"
 #include "edge/core/types.hpp"
 
 namespace edge::tls {
@@ -64,10 +66,12 @@ class Stream {
 
   template <class Token>
   auto async_handshake(handshake_type type, Token&& token) {
-    if (type == asio::ssl::stream_base::client)
+    if (type == asio::ssl::stream_base::client) {
       SSL_set_connect_state(ssl_);
-    else
+    } else {
       SSL_set_accept_state(ssl_);
+      drain_marks_ = true;
+    }
     return start<false>([](Stream& s) { return s.do_handshake(); }, std::forward<Token>(token));
   }
 
@@ -159,6 +163,9 @@ class Stream {
     enum class State { start, after_read, after_flush, after_wait, posted } state = State::start;
     Step step{};
     bool gone_async = false;
+    std::size_t asked = 0;     // the socket read's size
+    std::uint64_t writes = 0;  // s.writes_ when that read started
+    bool quiet = false;        // and no write was pending then
 
     template <class Self>
     void operator()(Self& self, boost::system::error_code ec = {}, std::size_t n = 0) {
@@ -168,6 +175,10 @@ class Stream {
         case State::after_read:
           if (ec) return finish(self, s.end_of_stream(ec), 0);
           s.in_end_ += n;
+          // Completed by the reactor in this same handler (the read started
+          // on a drained socket), and no write could complete before it.
+          if (s.drain_marks_ && n < asked && quiet && writes == s.writes_)
+            core::mark_drained(s.socket_);
           break;
         case State::after_flush:
           s.out_.size = 0;
@@ -206,19 +217,34 @@ class Stream {
           state = State::after_flush;
           gone_async = true;
           s.flushing_ = true;
+          ++s.writes_;
           asio::async_write(s.socket_, asio::buffer(s.out_.data, s.out_.size), std::move(self));
           return;
         }
       }
       switch (step.want) {
-        case Want::input:
+        case Want::input: {
+          unsigned char* space = s.input_space();
+          asked = s.input_capacity();
+          if (s.drain_marks_) {
+            // What is there is read at once; a read that would fail is not
+            // tried (see core/readiness.hpp).
+            boost::system::error_code rec;
+            std::size_t rn = 0;
+            if (core::read_now(s.socket_, asio::buffer(space, asked), rec, rn)) {
+              if (rec) return finish(self, s.end_of_stream(rec), 0);
+              s.in_end_ += rn;
+              if (rn < asked) core::mark_drained(s.socket_);
+              return run(self);
+            }
+          }
           state = State::after_read;
           gone_async = true;
-          {
-            unsigned char* space = s.input_space();
-            s.socket_.async_read_some(asio::buffer(space, s.input_capacity()), std::move(self));
-          }
+          writes = s.writes_;
+          quiet = !s.flushing_;
+          s.socket_.async_read_some(asio::buffer(space, asked), std::move(self));
           return;
+        }
         case Want::retry:
           return run(self);
         case Want::done:
@@ -260,6 +286,11 @@ class Stream {
   std::size_t in_pos_ = 0, in_end_ = 0;
   Bytes acc_, out_;
   bool flushing_ = false;             // an asynchronous write of out_ is pending
+  std::uint64_t writes_ = 0;          // asynchronous writes of out_ started
+  // Server side: a short socket read marks the socket drained. A FIN without
+  // a close_notify that comes with data is then seen only when the session
+  // times out; a close_notify is data, and is never hidden.
+  bool drain_marks_ = false;
   std::unique_ptr<Timer> flush_done_;  // wakes an operation waiting for that write
 };
 
