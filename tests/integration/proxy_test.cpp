@@ -8,6 +8,8 @@
 namespace edge::test {
 namespace {
 
+using namespace std::chrono_literals;
+
 boost::json::object echo_json(const Response& r) {
   EXPECT_EQ(r.status, 200) << r.body;
   return boost::json::parse(r.body).as_object();
@@ -60,6 +62,21 @@ TEST_F(ProxyTest, PipelinedRequestsAnsweredInOrder) {
     auto j = echo_json(r);
     EXPECT_EQ(j.at("target").as_string(), "/echo/" + std::to_string(i));
   }
+}
+
+TEST_F(ProxyTest, ARequestSentWhileTheTargetAnswersThePreviousOneIsAnswered) {
+  // The first request, read whole, leaves the client socket marked drained;
+  // the second arrives while edged waits for the target and must be read.
+  auto& o = add_origin();
+  start(base_config(1));
+  auto c = connect(port_);
+  ASSERT_FALSE(c.send_raw(make_request("GET", "/delay/200")));
+  ASSERT_TRUE(o.wait_for_requests(1, 5s));
+  ASSERT_FALSE(c.send_raw(make_request("GET", "/echo/second")));
+  EXPECT_EQ(c.read_response().status, 200);
+  auto j = echo_json(c.read_response());
+  EXPECT_EQ(j.at("target").as_string(), "/echo/second");
+  EXPECT_EQ(o.total_connections(), 1u);
 }
 
 TEST_F(ProxyTest, ChunkedRequestAndResponseBodies) {
