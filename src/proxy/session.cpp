@@ -2123,6 +2123,8 @@ class Session {
     }
     // The whole response is in the buffer and the socket was emptied by the
     // read that got it: the connection's next read waits for the kernel.
+    // A chunked response read whole with its head: relay_decoded_body marks.
+    head_drained_ = drained && res_->get().result_int() >= 200;
     if (drained && res_->get().result_int() >= 200) {
       auto& rp = *res_;
       if (rp.is_done() ? conn.buffer.size() == 0
@@ -2354,8 +2356,14 @@ class Session {
     rp.eager(true);
     bool head_sent = false;
     bool need_read = conn.buffer.size() == 0;
+    // The read just made emptied the socket. For the first round, the head's
+    // read, unless the cache path may have waited since.
+    bool drained = head_drained_ && !cx_on_;
+    head_drained_ = false;
     for (;;) {
       std::size_t produced = 0;
+      const bool fresh = drained;  // only until the next wait
+      drained = false;
       if (!need_read && !rp.is_done()) {
         auto& body = rp.get().body();
         body.data = relay();
@@ -2364,6 +2372,9 @@ class Session {
         std::size_t n = rp.put(conn.buffer.data(), ec);
         conn.buffer.consume(n);
         produced = relay_cap_ - body.size;
+        // The last chunk, and nothing after it: see read_response_head.
+        if (fresh && !ec && rp.is_done() && conn.buffer.size() == 0 && !rp.need_eof())
+          core::mark_drained(conn.socket);
         if (ec == bhttp::error::need_more) {
           need_read = true;
         } else if (ec && ec != bhttp::error::need_buffer) {
@@ -2397,7 +2408,12 @@ class Session {
       if (done) co_return conn.buffer.size() == 0;
       if (need_read) {
         conn.deadline.arm(cfg_->timeouts.upstream_response);
-        auto [ec, n] = co_await upstream_read(conn, conn.buffer.prepare(read_size(conn.buffer)));
+        const auto buf = conn.buffer.prepare(read_size(conn.buffer));
+        beast::error_code ec;
+        std::size_t n = 0;
+        if (conn.tls || !core::read_now(conn.socket, buf, ec, n))
+          std::tie(ec, n) = co_await upstream_read(conn, buf);
+        drained = !conn.tls && !ec && n < buf.size();
         conn.deadline.disarm();
         if (ec == asio::error::eof && rp.need_eof()) {
           beast::error_code pec;
@@ -2584,6 +2600,7 @@ class Session {
   const config::Config* cfg_;                      // snap_->config
   std::string key_;                                // listener identity across reloads
   Socket sock_;
+  bool head_drained_ = false;  // read_response_head's last read emptied the target's socket
   std::shared_ptr<tls::ServerContext> tls_ctx_;  // kept for the connection's life (reloads)
   std::unique_ptr<TlsStream> tls_;                // HTTPS listeners: wraps sock_
   bool handshake_done_ = false;

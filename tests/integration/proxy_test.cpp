@@ -79,6 +79,20 @@ TEST_F(ProxyTest, ARequestSentWhileTheTargetAnswersThePreviousOneIsAnswered) {
   EXPECT_EQ(o.total_connections(), 1u);
 }
 
+TEST_F(ProxyTest, ChunkedResponsesInARowReuseOneTargetConnection) {
+  // Each whole chunked response leaves the target's socket marked drained;
+  // the next response on that connection must still be read.
+  auto& o = add_origin();
+  start(base_config(1));
+  auto c = connect(port_);
+  for (int i = 0; i < 20; ++i) {
+    auto r = c.request("GET", "/chunked/" + std::to_string(100 + i * 997));
+    ASSERT_EQ(r.status, 200) << i;
+    EXPECT_EQ(r.body.size(), static_cast<std::size_t>(100 + i * 997)) << i;
+  }
+  EXPECT_EQ(o.total_connections(), 1u);
+}
+
 TEST_F(ProxyTest, ChunkedRequestAndResponseBodies) {
   add_origin();
   start(base_config(1));
