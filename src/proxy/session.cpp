@@ -2110,8 +2110,7 @@ class Session {
       const auto buf = conn.buffer.prepare(read_size(conn.buffer));
       beast::error_code ec;
       std::size_t n = 0;
-      if (conn.tls || !core::read_now(conn.socket, buf, ec, n))
-        std::tie(ec, n) = co_await upstream_read(conn, buf);
+      if (!read_target_now(conn, buf, ec, n)) std::tie(ec, n) = co_await upstream_read(conn, buf);
       drained = !conn.tls && !ec && n < buf.size();
       if (ec) {
         conn.deadline.disarm();
@@ -2411,8 +2410,7 @@ class Session {
         const auto buf = conn.buffer.prepare(read_size(conn.buffer));
         beast::error_code ec;
         std::size_t n = 0;
-        if (conn.tls || !core::read_now(conn.socket, buf, ec, n))
-          std::tie(ec, n) = co_await upstream_read(conn, buf);
+        if (!read_target_now(conn, buf, ec, n)) std::tie(ec, n) = co_await upstream_read(conn, buf);
         drained = !conn.tls && !ec && n < buf.size();
         conn.deadline.disarm();
         if (ec == asio::error::eof && rp.need_eof()) {
@@ -2475,6 +2473,12 @@ class Session {
   /// where the relay buffer has room, so that a read that gets all of them
   /// also tells whether the socket is now empty.
   std::size_t ask_size(std::size_t want) const { return want < relay_cap_ ? want + 1 : want; }
+  /// What a plain target connection has now, read without waiting
+  /// (`core::read_now`); false over TLS or when nothing is there.
+  static bool read_target_now(upstream::UpstreamConn& c, asio::mutable_buffer b,
+                              beast::error_code& ec, std::size_t& n) {
+    return !c.tls && core::read_now(c.socket, b, ec, n);
+  }
   /// Reads and writes on an upstream connection: through TLS for HTTPS groups.
   /// On plain connections the session first reads what is there without
   /// waiting (`core::read_now`), and awaits these only when nothing is.
