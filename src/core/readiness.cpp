@@ -1,7 +1,9 @@
 #include "edge/core/readiness.hpp"
 
 #include <sys/socket.h>
+#include <unistd.h>
 
+#include <boost/asio/detail/socket_ops.hpp>
 #include <boost/asio/error.hpp>
 #include <boost/version.hpp>
 #include <cerrno>
@@ -43,6 +45,10 @@ template struct Expose<TrySpeculative, &State::try_speculative_>;
 struct SocketAccess : Socket {
   static State* state(Socket& s) noexcept {
     return (s.*(&SocketAccess::impl_)).get_implementation().reactor_data_;
+  }
+  /// Asio's flags for the descriptor (socket_ops::state_type).
+  static unsigned char& flags(Socket& s) noexcept {
+    return (s.*(&SocketAccess::impl_)).get_implementation().state_;
   }
 };
 
@@ -90,6 +96,17 @@ bool read_now(Socket& s, boost::asio::mutable_buffer b, boost::system::error_cod
 
 bool readiness_tracking() noexcept { return true; }
 
+namespace {
+/// Non-blocking already (accept4's flag) and no dup: no `ioctl` before the first
+/// operation, no `EPOLL_CTL_DEL` at close (close(2) alone removes the
+/// descriptor from the epoll set when it is the connection's only one).
+void adopt_flags(Socket& s) noexcept {
+  namespace ops = boost::asio::detail::socket_ops;
+  unsigned char& f = SocketAccess::flags(s);
+  f = static_cast<unsigned char>((f | ops::internal_non_blocking) & ~ops::possible_dup);
+}
+}  // namespace
+
 #else
 
 bool may_have_input(Socket&) noexcept { return true; }
@@ -100,6 +117,40 @@ bool read_now(Socket&, boost::asio::mutable_buffer, boost::system::error_code&,
 }
 bool readiness_tracking() noexcept { return false; }
 
+namespace {
+void adopt_flags(Socket&) noexcept {}
+}  // namespace
+
 #endif
+
+bool accept_now(Acceptor& acceptor, Socket& socket, boost::asio::ip::tcp::endpoint& peer,
+                boost::system::error_code& ec) noexcept {
+  for (;;) {
+    socklen_t len = static_cast<socklen_t>(peer.capacity());
+    const int fd =
+        ::accept4(acceptor.native_handle(), peer.data(), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      const int e = errno;
+      if (e == EAGAIN || e == EWOULDBLOCK) return false;
+      // Gone before it was accepted, or interrupted: the next one.
+      if (e == ECONNABORTED || e == EPROTO || e == EINTR) continue;
+      ec = boost::system::error_code(e, boost::asio::error::get_system_category());
+      return true;
+    }
+    try {
+      peer.resize(len);
+    } catch (...) {  // not an IP address: cannot happen on a TCP listener
+      ::close(fd);
+      continue;
+    }
+    socket.assign(peer.protocol(), fd, ec);
+    if (ec) {
+      ::close(fd);
+      return true;
+    }
+    adopt_flags(socket);
+    return true;
+  }
+}
 
 }  // namespace edge::core

@@ -1,5 +1,7 @@
 #include "edge/server/worker.hpp"
 
+#include "edge/core/readiness.hpp"
+
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -190,11 +192,24 @@ void Worker::run() {
 
 Task<void> Worker::accept_loop(Worker* self, std::size_t entry) {
   Acceptor& acc = *self->acceptors_[entry].acceptor;
+  boost::system::error_code ec;
+  // accept_now never blocks; the acceptor's own asynchronous operations are
+  // unaffected (Asio keeps them non-blocking either way).
+  acc.non_blocking(true, ec);
   asio::ip::tcp::endpoint peer;  // filled by accept itself (no getpeername later)
-  for (;;) {
-    auto [ec, sock] = co_await acc.async_accept(peer, kUseTuple);
+  for (unsigned in_a_row = 0;;) {
+    if (!acc.is_open()) co_return;  // closed by a drain or a reload
+    Socket sock(self->ioc_->get_executor());
+    ec.clear();
+    if (!core::accept_now(acc, sock, peer, ec)) {
+      // Nothing queued: wait for the listening socket to become readable.
+      in_a_row = 0;
+      auto [wec] = co_await acc.async_wait(asio::socket_base::wait_read, kUseTuple);
+      if (wec == asio::error::operation_aborted || !acc.is_open()) co_return;
+      if (!wec) continue;
+      ec = wec;
+    }
     if (ec) {
-      if (ec == asio::error::operation_aborted || !acc.is_open()) co_return;
       // EMFILE and friends: back off a little instead of spinning.
       self->shard_.client_connections_rejected.inc();
       Timer t(self->ioc_->get_executor());
@@ -211,6 +226,13 @@ Task<void> Worker::accept_loop(Worker* self, std::size_t entry) {
     if (!a.open) co_return;
     proxy::start_session(*self, self->snapshot_, a.listener, std::move(sock), peer);
     if (self->draining_) co_return;
+    // A burst of connections does not hold up the sessions already running:
+    // after a few in a row, the others' handlers run first (as each of Asio's
+    // accept completions would be queued behind them).
+    if (++in_a_row == 16) {
+      in_a_row = 0;
+      co_await asio::post(self->ioc_->get_executor(), asio::use_awaitable_t<Executor>{});
+    }
   }
 }
 

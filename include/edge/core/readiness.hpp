@@ -23,6 +23,7 @@
 /// read is attempted, as Asio does.
 
 #include <boost/asio/buffer.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/system/error_code.hpp>
 #include <cstddef>
 
@@ -44,6 +45,22 @@ void mark_drained(Socket& s) noexcept;
 /// drained and an `async_read_some` on it waits without another attempt.
 bool read_now(Socket& s, boost::asio::mutable_buffer b, boost::system::error_code& ec,
               std::size_t& n) noexcept;
+
+/// Accepts a connection queued on `acceptor` (which must be in non-blocking
+/// mode) without waiting: `accept4` with SOCK_NONBLOCK and SOCK_CLOEXEC, the
+/// peer's address in `peer`, and the new descriptor assigned to `socket`
+/// (closed, on the worker's executor). Returns false when nothing is queued;
+/// otherwise true, with `ec` set when accepting failed (EMFILE, say).
+/// Connections that were aborted while queued are skipped.
+///
+/// Asio's own accept costs two more system calls per connection: an `ioctl` to
+/// set the socket non-blocking on its first operation, and an `EPOLL_CTL_DEL`
+/// when it is closed, because Asio treats an assigned descriptor as a possible
+/// dup of another one. Here the socket is known to be non-blocking and to be
+/// the only descriptor of its connection, and the reactor is told so (in
+/// builds where `readiness_tracking()` is true; elsewhere Asio's defaults stay).
+bool accept_now(Acceptor& acceptor, Socket& socket, boost::asio::ip::tcp::endpoint& peer,
+                boost::system::error_code& ec) noexcept;
 
 /// Whether these helpers are active in this build (Boost 1.81, epoll reactor).
 bool readiness_tracking() noexcept;

@@ -1,9 +1,11 @@
 #include "edge/core/readiness.hpp"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <poll.h>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
 #include <string>
 
@@ -132,6 +134,71 @@ TEST(Readiness, ErrorsAreReported) {
   ASSERT_TRUE(core::read_now(p.server, asio::buffer(buf), ec, n));
   EXPECT_EQ(ec, asio::error::connection_reset);
   EXPECT_EQ(n, 0u);
+}
+
+TEST(Readiness, AcceptNowTakesQueuedConnectionsWithoutWaiting) {
+  asio::io_context io{1};
+  Acceptor acc(io.get_executor(), ip::tcp::endpoint(ip::address_v4::loopback(), 0));
+  acc.non_blocking(true);
+  Socket in(io.get_executor());
+  ip::tcp::endpoint peer;
+  boost::system::error_code ec;
+  EXPECT_FALSE(core::accept_now(acc, in, peer, ec));  // nothing queued: no wait
+  EXPECT_FALSE(ec);
+  EXPECT_FALSE(in.is_open());
+
+  Socket c1(io.get_executor()), c2(io.get_executor());
+  c1.connect(acc.local_endpoint());
+  c2.connect(acc.local_endpoint());
+  ASSERT_TRUE(core::accept_now(acc, in, peer, ec));
+  ASSERT_FALSE(ec);
+  ASSERT_TRUE(in.is_open());
+  EXPECT_EQ(peer, c1.local_endpoint());  // the peer's address, from accept itself
+  // Non-blocking and close-on-exec from accept4's flags.
+  EXPECT_NE(::fcntl(in.native_handle(), F_GETFL) & O_NONBLOCK, 0);
+  EXPECT_NE(::fcntl(in.native_handle(), F_GETFD) & FD_CLOEXEC, 0);
+
+  Socket in2(io.get_executor());
+  ip::tcp::endpoint peer2;
+  ASSERT_TRUE(core::accept_now(acc, in2, peer2, ec));
+  EXPECT_EQ(peer2, c2.local_endpoint());
+  Socket in3(io.get_executor());
+  EXPECT_FALSE(core::accept_now(acc, in3, peer2, ec));  // drained
+
+  // The adopted socket works with the reactor: an asynchronous read completes
+  // with what the peer sent, and a write reaches the peer.
+  asio::write(c1, asio::buffer(std::string("ping")));
+  char buf[8];
+  std::size_t n = 0;
+  in.async_read_some(asio::buffer(buf), [&](const boost::system::error_code& e, std::size_t m) {
+    ec = e;
+    n = m;
+  });
+  io.run();
+  EXPECT_FALSE(ec);
+  EXPECT_EQ(std::string(buf, n), "ping");
+  asio::write(in, asio::buffer(std::string("pong")));
+  n = asio::read(c1, asio::buffer(buf, 4));
+  EXPECT_EQ(std::string(buf, n), "pong");
+
+  // Closed: the peer sees the end of the stream; the descriptor is gone.
+  const int fd = in.native_handle();
+  in.close();
+  EXPECT_EQ(::fcntl(fd, F_GETFD), -1);
+  asio::read(c1, asio::buffer(buf, 1), ec);
+  EXPECT_EQ(ec, asio::error::eof);
+}
+
+TEST(Readiness, AcceptNowReportsAClosedAcceptor) {
+  asio::io_context io{1};
+  Acceptor acc(io.get_executor(), ip::tcp::endpoint(ip::address_v4::loopback(), 0));
+  acc.close();
+  Socket in(io.get_executor());
+  ip::tcp::endpoint peer;
+  boost::system::error_code ec;
+  EXPECT_TRUE(core::accept_now(acc, in, peer, ec));
+  EXPECT_EQ(ec, asio::error::bad_descriptor);
+  EXPECT_FALSE(in.is_open());
 }
 
 }  // namespace
