@@ -893,7 +893,7 @@ class Session {
     std::array<asio::const_buffer, 2> bufs{out_.buffer(), asio::buffer(body.data(), body.size())};
     bool head_only = is_head_request();
     if (head_only) bufs[1] = asio::const_buffer();
-    written(co_await write_client(bufs));
+    written(co_await write_client_last(bufs));
   }
 
   // Edge-generated error (400/408/413/431/502/503/504): short ALB-style body.
@@ -938,7 +938,7 @@ class Session {
     bool head_only = is_head_request();
     std::array<asio::const_buffer, 2> bufs{out_.buffer(), asio::buffer(body_)};
     if (head_only) bufs[1] = asio::const_buffer();
-    written(co_await write_client(bufs));
+    written(co_await write_client_last(bufs));
   }
 
   bool is_head_request() const {
@@ -1478,7 +1478,7 @@ class Session {
     std::array<asio::const_buffer, 2> bufs{
         out_.buffer(), asio::buffer(entry->body.data() + first, static_cast<std::size_t>(length))};
     shard.cache_hit_bytes.inc(bufs[1].size());
-    written(co_await write_client(bufs));
+    written(co_await write_client_last(bufs));
   }
 
   /// The body bytes [pos, end) of a response still streaming into a fill:
@@ -1499,7 +1499,7 @@ class Session {
             head_out ? asio::const_buffer() : out_.buffer(),
             asio::buffer(entry.body.data() + pos, static_cast<std::size_t>(avail - pos))};
         shard.cache_hit_bytes.inc(bufs[1].size());
-        if (!written(co_await write_client(bufs))) co_return;
+        if (!written(co_await write_client_last(bufs, avail == end))) co_return;
         head_out = true;
         pos = avail;
       }
@@ -2235,7 +2235,7 @@ class Session {
     bool ok = false;
     switch (in_framing) {
       case Framing::none:
-        ok = written(co_await write_client(out_.buffer()));
+        ok = written(co_await write_client_last(out_.buffer()));
         break;
       case Framing::length:
         ok = co_await relay_length_body(conn, *rp.content_length());
@@ -2292,7 +2292,7 @@ class Session {
       capture(static_cast<const char*>(conn.buffer.data().data()), first, false);
       capture(relay_, more, rest == more);
     }
-    if (!written(co_await write_client(bufs))) {
+    if (!written(co_await write_client_last(bufs, rest == more))) {
       co_await fill_without_client(conn, rest - more);
       co_return false;
     }
@@ -2321,7 +2321,8 @@ class Session {
       if (ec) co_return false;
       remaining -= n;
       if (cx_on_ && cx_->fill) [[unlikely]] capture(relay_, n, remaining == 0);
-      if (!written(co_await write_client(asio::buffer(relay(), n)))) {
+      const auto piece = asio::buffer(relay(), n);
+      if (!written(co_await write_client_last(piece, remaining == 0))) {
         co_await fill_without_client(conn, remaining);
         co_return false;
       }
@@ -2399,8 +2400,7 @@ class Session {
         // Hold a lone head back until the first body bytes, to send both at once.
         // A lone head waits for body bytes already buffered, to go out together.
         if (produced > 0 || done || need_read) {
-          if (!written(co_await write_client(bufs)))
-            co_return false;
+          if (!written(co_await write_client_last(bufs, done))) co_return false;
           head_sent = true;
         }
       }
@@ -2457,6 +2457,17 @@ class Session {
   Task<std::tuple<beast::error_code, std::size_t>> write_client(const Buffers& bufs) {
     deadline_.arm(cfg_->timeouts.idle);
     return client_write(bufs);
+  }
+  /// A response's last bytes. When the connection closes after them and the
+  /// client has nothing more to send, the TLS close_notify goes out with them,
+  /// in the same send, and close_client has no shutdown left to do.
+  /// `last` false: as write_client.
+  template <class Buffers>
+  Task<std::tuple<beast::error_code, std::size_t>> write_client_last(const Buffers& bufs,
+                                                                     bool last = true) {
+    if (last && tls_ && !keep_alive_ && !close_after_ && request_body_done_)
+      tls_->shutdown_after(asio::buffer_size(bufs));
+    return write_client(bufs);
   }
   /// Reads and writes on the client connection: through TLS on HTTPS listeners.
   /// Not coroutines: the caller awaits the operation itself.
@@ -2515,7 +2526,7 @@ class Session {
   /// to read and close() alone sends the FIN, as nginx does.
   Task<void> close_client() {
     beast::error_code ec;
-    if (tls_ && handshake_done_) {
+    if (tls_ && handshake_done_ && !tls_->shutdown_sent()) {
       // close_notify, without waiting for the client's (as nginx does).
       SSL_set_shutdown(tls_->native_handle(), SSL_RECEIVED_SHUTDOWN);
       deadline_.arm(std::chrono::seconds(2));

@@ -90,6 +90,17 @@ Stream::Step Stream::do_write(const Pieces& p) {
   if (ok) ok = write_staged();
   // Report what was taken; the next write sees the error.
   if (!ok && total == 0) return error;
+  if (shutdown_armed_) {
+    if (total < shutdown_after_) {
+      shutdown_after_ -= total;
+    } else {
+      // The last bytes: the close_notify joins them in acc_ (0: sent, the
+      // peer's not read, which is not waited for).
+      shutdown_armed_ = false;
+      (void)SSL_shutdown(ssl_);
+      ERR_clear_error();
+    }
+  }
   return {Want::done, {}, total};
 }
 

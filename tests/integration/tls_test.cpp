@@ -94,6 +94,16 @@ class TlsClient {
   std::shared_ptr<SSL_SESSION> session() {
     return {SSL_get1_session(stream_->native_handle()), SSL_SESSION_free};
   }
+  /// Sends `raw`, then reads until the stream ends: everything read, and the
+  /// error that ended it (eof after a close_notify, stream_truncated without).
+  std::pair<std::string, boost::system::error_code> send_and_read_to_end(const std::string& raw) {
+    asio::write(*stream_, asio::buffer(raw));
+    boost::system::error_code ec;
+    asio::read(*stream_, buf_, ec);
+    std::string all(asio::buffers_begin(buf_.data()), asio::buffers_end(buf_.data()));
+    buf_.consume(buf_.size());
+    return {all, ec};
+  }
   /// close_notify both ways: a session is resumable only after a clean close.
   void close() {
     boost::system::error_code ec;
@@ -173,6 +183,49 @@ TEST_F(HttpsTest, TerminatesTlsAndForwardsOverKeepAlive) {
             std::string::npos)
       << scrape;
   EXPECT_NE(scrape.find("edged_tls_certificate_expiry_timestamp_seconds{"), std::string::npos);
+}
+
+// A response that the connection closes after ends with the TLS close_notify
+// (a clean end, not a cut one), whatever its framing: edged writes it with the
+// response's last bytes, in the same send.
+TEST_F(HttpsTest, AResponseBeforeACloseEndsWithTheCloseNotify) {
+  add_origin();
+  auto c = https_config();
+  config::Rule ping;
+  ping.priority = 10;
+  ping.conditions.path_pattern = {"/ping"};
+  ping.action.kind = config::Action::Kind::fixed_response;
+  ping.action.fixed_response = {200, "text/plain", "pong"};
+  c.listeners[0].rules.push_back(ping);
+  start(c);
+  struct Case {
+    std::string path, status, ends_with;
+    std::size_t min_size;
+  };
+  const std::vector<Case> cases = {
+      {"/bytes/1000", "200", "", 1000},
+      {"/bytes/300000", "200", "", 300000},  // several TLS writes
+      {"/chunked/70000", "200", "0\r\n\r\n", 70000},
+      {"/status/204", "204", "\r\n\r\n", 0},
+      {"/ping", "200", "pong", 4},
+  };
+  for (const auto& k : cases) {
+    TlsClient client;
+    ASSERT_EQ(client.connect(port_, "edge.test"), "");
+    auto [all, end] = client.send_and_read_to_end(
+        "GET " + k.path + " HTTP/1.1\r\nHost: edge.test\r\nConnection: close\r\n\r\n");
+    EXPECT_EQ(all.substr(0, 12), "HTTP/1.1 " + k.status) << k.path;
+    EXPECT_GE(all.size(), k.min_size) << k.path;
+    if (!k.ends_with.empty()) {
+      ASSERT_GE(all.size(), k.ends_with.size()) << k.path;
+      EXPECT_EQ(all.substr(all.size() - k.ends_with.size()), k.ends_with) << k.path;
+    }
+    if (auto p = all.find("Content-Length: "); p != std::string::npos) {
+      const auto body = all.size() - (all.find("\r\n\r\n") + 4);
+      EXPECT_EQ(body, std::stoul(all.substr(p + 16))) << k.path;
+    }
+    EXPECT_EQ(end, asio::error::eof) << k.path << ": " << end.message();
+  }
 }
 
 // Bodies larger than one TLS write (32 KiB) and than the sockets' buffers, both

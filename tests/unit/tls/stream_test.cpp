@@ -310,4 +310,60 @@ TEST_F(TlsStreamTest, AnAlertFromTheReadSideIsSentAfterThePendingWritesRecords) 
       << end.message();
 }
 
+Task<void> write_string(tls::Stream* s, const std::string* data, error_code* result) {
+  auto [ec, n] = co_await asio::async_write(*s, asio::buffer(*data), kUseTuple);
+  *result = ec;
+}
+
+Task<void> read_all(tls::Stream* s, std::string* out, error_code* end) {
+  std::vector<char> buf(24 * 1024);
+  for (;;) {
+    auto [ec, n] = co_await s->async_read_some(asio::buffer(buf), kUseTuple);
+    out->append(buf.data(), n);
+    if (ec) {
+      *end = ec;
+      co_return;
+    }
+  }
+}
+
+TEST_F(TlsStreamTest, TheCloseNotifyGoesOutWithTheLastBytes) {
+  ASSERT_TRUE(handshake());
+  // The last part takes two of the stream's writes (over kMaxWrite): the
+  // close_notify follows the second one, not the first.
+  const std::string first(5000, 'a'), last(tls::Stream::kMaxWrite + 8000, 'b');
+  std::string got;
+  error_code end = asio::error::would_block, w1 = asio::error::would_block,
+             w2 = asio::error::would_block;
+  asio::co_spawn(ioc_, read_all(client_.get(), &got, &end), asio::detached);
+  asio::co_spawn(ioc_, write_string(server_.get(), &first, &w1), asio::detached);
+  while (got.size() < first.size() && end == asio::error::would_block) ioc_.run_one();
+  settle();
+  EXPECT_FALSE(w1);
+  EXPECT_FALSE(server_->shutdown_sent());
+  EXPECT_EQ(got, first);
+  EXPECT_EQ(end, asio::error::would_block);  // still reading
+
+  server_->shutdown_after(last.size());
+  asio::co_spawn(ioc_, write_string(server_.get(), &last, &w2), asio::detached);
+  while (w2 == asio::error::would_block) ioc_.run_one();
+  EXPECT_FALSE(w2);
+  EXPECT_TRUE(server_->shutdown_sent());  // written with the last bytes, before any async_shutdown
+  // The server's socket stays open: the client's read ends on the close_notify
+  // that came with the last bytes. (Without one, a FIN ends it, as truncated.)
+  if (!server_->shutdown_sent()) server_sock_.shutdown(asio::socket_base::shutdown_send);
+  ioc_.run();
+  ioc_.restart();
+  EXPECT_EQ(got.size(), first.size() + last.size());
+  EXPECT_EQ(got, first + last);
+  EXPECT_EQ(end, asio::error::eof) << end.message();
+  EXPECT_TRUE(server_sock_.is_open());
+
+  // A shutdown after that has nothing left to send and succeeds.
+  error_code shut = asio::error::would_block;
+  server_->async_shutdown([&](error_code ec) { shut = ec; });
+  ioc_.run();
+  EXPECT_FALSE(shut) << shut.message();
+}
+
 }  // namespace
