@@ -37,7 +37,15 @@ Stream::~Stream() {
 Stream::Step Stream::do_handshake() {
   ERR_clear_error();
   const int r = SSL_do_handshake(ssl_);
-  if (r == 1) return {};
+  if (r == 1) {
+    // A server whose client already sent its first request with its Finished:
+    // the session tickets (TLS 1.3) wait, and go out with the response, in
+    // one send. A client that has sent nothing yet gets them at once, since
+    // the read that waits for its request sends them first.
+    Step done;
+    done.hold = drain_marks_ && in_end_ > in_pos_;
+    return done;
+  }
   return failed(r);
 }
 
@@ -46,7 +54,9 @@ Stream::Step Stream::do_read(asio::mutable_buffer b) {
   ERR_clear_error();
   std::size_t n = 0;
   const int r = SSL_read_ex(ssl_, b.data(), b.size(), &n);
-  if (r == 1) return {Want::done, {}, n};
+  // On the server side, what a read that got data produced (tickets held by
+  // the handshake, a KeyUpdate's answer) waits for the response's write.
+  if (r == 1) return {Want::done, {}, n, drain_marks_};
   return failed(r);
 }
 

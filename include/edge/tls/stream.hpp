@@ -133,6 +133,9 @@ class Stream {
     Want want = Want::done;
     boost::system::error_code ec;
     std::size_t bytes = 0;
+    /// Done, and what OpenSSL produced may wait in acc_ for the next operation
+    /// that sends (a write, a shutdown, or a read that has to wait).
+    bool hold = false;
   };
   /// Output bytes: what OpenSSL produced (acc_), and what is being sent (out_).
   struct Bytes {
@@ -213,7 +216,7 @@ class Stream {
     /// Sends what OpenSSL produced, then goes where the step says.
     template <class Self>
     void flush(Self& self) {
-      if (s.acc_.size > 0) {
+      if (s.acc_.size > 0 && !(step.hold && step.want == Want::done && !step.ec)) {
         if (s.flushing_) {  // the other pending operation is sending: wait for it
           state = State::after_wait;
           gone_async = true;

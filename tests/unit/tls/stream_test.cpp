@@ -1,23 +1,24 @@
 // tls::Stream over real loopback sockets: the handshake in both roles, bytes
 // both ways at once, how a stream ends, back-pressure on writes, and a read
 // that must answer the peer (a TLS 1.3 KeyUpdate) while a write is pending.
+#include "edge/tls/stream.hpp"
+
 #include <gtest/gtest.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <poll.h>
 
 #include <array>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/write.hpp>
 #include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
 
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
-#include <boost/asio/read.hpp>
-#include <boost/asio/write.hpp>
-#include <openssl/err.h>
-#include <openssl/ssl.h>
-
 #include "edge/core/types.hpp"
-#include "edge/tls/stream.hpp"
 #include "support/tls_certs.hpp"
 
 namespace {
@@ -364,6 +365,25 @@ TEST_F(TlsStreamTest, TheCloseNotifyGoesOutWithTheLastBytes) {
   server_->async_shutdown([&](error_code ec) { shut = ec; });
   ioc_.run();
   EXPECT_FALSE(shut) << shut.message();
+}
+
+TEST_F(TlsStreamTest, TicketsGoOutAtOnceWhenTheClientHasNotSentYet) {
+  // TLS 1.3 tickets are written when the server reads the client's Finished.
+  // They may wait for the response only when the client's first request came
+  // with its Finished; here nothing came, so they are sent with the handshake.
+  ASSERT_TRUE(handshake());
+  pollfd p{client_sock_.native_handle(), POLLIN, 0};
+  ASSERT_EQ(::poll(&p, 1, 10'000), 1);  // the tickets, queued on the client's socket
+  std::string got;
+  error_code end = asio::error::would_block;
+  asio::co_spawn(ioc_, read_all(client_.get(), &got, &end), asio::detached);
+  SSL_SESSION* session = SSL_get0_session(client_->native_handle());
+  while (SSL_SESSION_is_resumable(session) != 1 && ioc_.run_one() > 0)
+    session = SSL_get0_session(client_->native_handle());
+  EXPECT_EQ(SSL_SESSION_is_resumable(session), 1);
+  EXPECT_TRUE(got.empty());
+  client_sock_.close();  // ends the read
+  ioc_.run();
 }
 
 }  // namespace
