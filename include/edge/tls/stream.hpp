@@ -134,7 +134,8 @@ class Stream {
     boost::system::error_code ec;
     std::size_t bytes = 0;
     /// Done, and what OpenSSL produced may wait in acc_ for the next operation
-    /// that sends (a write, a shutdown, or a read that has to wait).
+    /// that sends (a write, a shutdown, or a read that has to wait). Set only
+    /// on success: a failed step always sends what is there.
     bool hold = false;
   };
   /// Output bytes: what OpenSSL produced (acc_), and what is being sent (out_).
@@ -216,7 +217,7 @@ class Stream {
     /// Sends what OpenSSL produced, then goes where the step says.
     template <class Self>
     void flush(Self& self) {
-      if (s.acc_.size > 0 && !(step.hold && step.want == Want::done && !step.ec)) {
+      if (s.acc_.size > 0 && !step.hold) {
         if (s.flushing_) {  // the other pending operation is sending: wait for it
           state = State::after_wait;
           gone_async = true;

@@ -1,24 +1,24 @@
 // tls::Stream over real loopback sockets: the handshake in both roles, bytes
 // both ways at once, how a stream ends, back-pressure on writes, and a read
 // that must answer the peer (a TLS 1.3 KeyUpdate) while a write is pending.
-#include "edge/tls/stream.hpp"
-
 #include <gtest/gtest.h>
-#include <openssl/err.h>
-#include <openssl/ssl.h>
 #include <poll.h>
 
 #include <array>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
-#include <boost/asio/read.hpp>
-#include <boost/asio/write.hpp>
 #include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/write.hpp>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
 #include "edge/core/types.hpp"
+#include "edge/tls/stream.hpp"
 #include "support/tls_certs.hpp"
 
 namespace {
