@@ -214,6 +214,29 @@ TEST_F(TlsStreamTest, HandshakeErrorsAreOpenSslErrors) {
   EXPECT_EQ(cec.category(), asio::error::get_ssl_category()) << cec.message();
 }
 
+TEST_F(TlsStreamTest, AnErrorLeftOnTheThreadsQueueDoesNotFailTheNextStep) {
+  // An error some other code left on this thread's OpenSSL error queue (as a
+  // failed connection or a rejected certificate can): a step that would
+  // otherwise wait for input must not take it for its own failure.
+  ERR_raise(ERR_LIB_SSL, SSL_R_BAD_PACKET);
+  ASSERT_TRUE(handshake());
+  ERR_raise(ERR_LIB_SSL, SSL_R_BAD_PACKET);
+  std::size_t got = 0, bad = 0, wrote = 0;
+  error_code end, wec, shut;
+  asio::co_spawn(ioc_, read_pattern(server_.get(), 3, &got, &bad, &end), asio::detached);
+  settle();  // the server's read waits for input
+  ERR_raise(ERR_LIB_SSL, SSL_R_BAD_PACKET);
+  asio::co_spawn(ioc_, write_then_close(client_.get(), 70000, 7000, 3, &wrote, &wec, &shut),
+                 asio::detached);
+  ioc_.run();
+  EXPECT_FALSE(wec) << wec.message();
+  EXPECT_FALSE(shut) << shut.message();
+  EXPECT_EQ(got, 70000u);
+  EXPECT_EQ(bad, 0u);
+  EXPECT_EQ(end, asio::error::eof) << end.message();
+  EXPECT_EQ(ERR_peek_error(), 0u);
+}
+
 TEST_F(TlsStreamTest, WritesCompleteOnlyOnceTheSocketTookTheirRecords) {
   ASSERT_TRUE(handshake());
   // The client reads nothing: the writes stop once the sockets' buffers are
