@@ -22,13 +22,14 @@
 #include "edge/core/types.hpp"
 #include "edge/load/rate_schedule.hpp"
 #include "edge/load/response_parser.hpp"
+#include "edge/tls/stream.hpp"
 
 namespace edge::load {
 namespace {
 
 namespace ssl = asio::ssl;
 using error_code = boost::system::error_code;
-using TlsStream = ssl::stream<Socket>;
+using TlsStream = tls::Stream;
 
 constexpr std::size_t kReadBufferSize = 16 * 1024;
 constexpr std::int64_t kTickNs = 50'000'000;            // deadline sweep
@@ -103,7 +104,7 @@ struct Conn {
 
   Thread* thread;
   std::size_t target;  // index into Shared::targets and Thread::lanes
-  std::optional<Socket> plain;
+  std::optional<Socket> plain;  // the socket, plain or under `tls`
   std::optional<TlsStream> tls;
   Timer timer;  // slot waits and connect backoff
   ResponseParser parser;
@@ -116,14 +117,11 @@ struct Conn {
   bool timed_out = false;
   std::size_t target_stats = 0;  // index into Stats::targets (group mode)
 
-  bool connected() const { return plain.has_value() || tls.has_value(); }
-  Socket& lowest() { return tls ? tls->next_layer() : *plain; }
+  bool connected() const { return plain.has_value(); }
+  Socket& lowest() { return *plain; }
   void close() {
     error_code ignored;
-    if (tls) {
-      tls->next_layer().close(ignored);
-      tls.reset();
-    }
+    tls.reset();
     if (plain) {
       plain->close(ignored);
       plain.reset();
@@ -143,7 +141,6 @@ struct Conn {
   /// coroutine sees operation_aborted and cleans up.
   void abort() {
     error_code ignored;
-    if (tls) tls->next_layer().close(ignored);
     if (plain) plain->close(ignored);
     timer.cancel();
   }
@@ -240,8 +237,7 @@ Task<bool> connect(Conn& c, bool measured) {
   c.plain->set_option(asio::ip::tcp::no_delay(true), ec);
   t.stats.connects++;
   if (!target.tls) co_return true;
-  c.tls.emplace(std::move(*c.plain), *t.shared->tls_context);
-  c.plain.reset();
+  c.tls.emplace(*c.plain, t.shared->tls_context->native_handle());
   SSL* ssl = c.tls->native_handle();
   if (t.shared->options.tls_resume) {
     SSL_set_ex_data(ssl, conn_index(), &c);
@@ -252,9 +248,8 @@ Task<bool> connect(Conn& c, bool measured) {
     // SSL_set_tlsext_host_name without its C cast.
     SSL_ctrl(ssl, SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
              const_cast<char*>(target.sni.c_str()));
-    if (t.shared->options.verify_tls) {
-      c.tls->set_verify_callback(ssl::host_name_verification(target.sni));
-    }
+    // The certificate must name the host (the context verifies the chain).
+    if (t.shared->options.verify_tls) SSL_set1_host(ssl, target.sni.c_str());
   }
   auto [hec] = co_await c.tls->async_handshake(ssl::stream_base::client, kUseTuple);
   if (hec) {
