@@ -231,6 +231,27 @@ med() {
     "$results" | median
 }
 
+# paired CASE WORKERS A B -> "RATE | CPU | N/M": medians over the rounds where both
+# ran of A's rate and CPU over B's in the same round, and the rounds where A's rate
+# was at least B's.
+paired() {
+  awk -F'\t' -v c="$1" -v w="$2" -v a="$3" -v b="$4" '
+    $1 == c && $2 == w && $3 == a { ra[$4] = $5; ca[$4] = $8 }
+    $1 == c && $2 == w && $3 == b { rb[$4] = $5; cb[$4] = $8 }
+    function median(v, n,   i, j, t) {
+      for (i = 2; i <= n; i++) for (j = i; j > 1 && v[j - 1] > v[j]; j--) { t = v[j]; v[j] = v[j - 1]; v[j - 1] = t }
+      return n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
+    }
+    END {
+      n = 0; ahead = 0
+      for (r in ra) if ((r in rb) && rb[r] > 0 && cb[r] > 0) {
+        n++; rr[n] = ra[r] / rb[r]; cr[n] = ca[r] / cb[r]; if (ra[r] >= rb[r]) ahead++
+      }
+      if (n == 0) { print "n/a | n/a | n/a"; exit }
+      printf "%.2f | %.2f | %d/%d\n", median(rr, n), median(cr, n), ahead, n
+    }' "$results"
+}
+
 report="$tmp/report.md"
 {
   commit="$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)"
@@ -276,6 +297,30 @@ report="$tmp/report.md"
   echo
   echo "Rate: handshakes/s (one request per connection) or req/s (keep-alive); higher is better."
   echo "CPU µs: per handshake or per request; lower is better."
+  if ((${#proxies[@]} > 1)); then
+    echo
+    echo "### Paired by round (median of the per-round ratios)"
+    echo
+    echo "The machine's speed drifts between rounds; within a round the proxies run back to"
+    echo "back. Each ratio below compares two runs of the same round, then takes the median;"
+    echo "\"ahead\" counts the rounds where $(label "${proxies[0]}")'s rate was at least the other's."
+    echo
+    printf '| case | workers |'
+    for p in "${proxies[@]:1}"; do printf ' %s/%s rate | CPU | ahead |' "$(label "${proxies[0]}")" "$(label "$p")"; done
+    echo
+    printf '|---|---:|'
+    for _ in "${proxies[@]:1}"; do printf -- '---:|---:|---:|'; done
+    echo
+    for c in "${cases[@]}"; do
+      for w in "${workers_list[@]}"; do
+        printf '| %s | %s |' "$c" "$w"
+        for p in "${proxies[@]:1}"; do
+          printf ' %s |' "$(paired "$c" "$w" "${proxies[0]}" "$p")"
+        done
+        echo
+      done
+    done
+  fi
   for c in "${cases[@]}"; do
     echo
     echo "### $(case_title "$c")"
