@@ -104,7 +104,7 @@ struct Conn {
 
   Thread* thread;
   std::size_t target;  // index into Shared::targets and Thread::lanes
-  std::optional<Socket> plain;  // the socket, plain or under `tls`
+  std::optional<Socket> socket;  // plain, or under `tls` (which refers to it)
   std::optional<TlsStream> tls;
   Timer timer;  // slot waits and connect backoff
   ResponseParser parser;
@@ -117,14 +117,13 @@ struct Conn {
   bool timed_out = false;
   std::size_t target_stats = 0;  // index into Stats::targets (group mode)
 
-  bool connected() const { return plain.has_value(); }
-  Socket& lowest() { return *plain; }
+  bool connected() const { return socket.has_value(); }
   void close() {
     error_code ignored;
     tls.reset();
-    if (plain) {
-      plain->close(ignored);
-      plain.reset();
+    if (socket) {
+      socket->close(ignored);
+      socket.reset();
     }
     begin = end = 0;
     served = 0;
@@ -141,7 +140,7 @@ struct Conn {
   /// coroutine sees operation_aborted and cleans up.
   void abort() {
     error_code ignored;
-    if (plain) plain->close(ignored);
+    if (socket) socket->close(ignored);
     timer.cancel();
   }
 };
@@ -227,17 +226,17 @@ Task<bool> connect(Conn& c, bool measured) {
   c.close();
   // The socket lives in the Conn from the start so that the sweep can abort a
   // connect that exceeds the deadline.
-  c.plain.emplace(t.ioc.get_executor());
-  auto [ec] = co_await c.plain->async_connect(target.endpoint, kUseTuple);
+  c.socket.emplace(t.ioc.get_executor());
+  auto [ec] = co_await c.socket->async_connect(target.endpoint, kUseTuple);
   if (ec) {
     record_error(c, c.timed_out ? ErrorKind::timeout : ErrorKind::connect, measured);
     c.close();
     co_return false;
   }
-  c.plain->set_option(asio::ip::tcp::no_delay(true), ec);
+  c.socket->set_option(asio::ip::tcp::no_delay(true), ec);
   t.stats.connects++;
   if (!target.tls) co_return true;
-  c.tls.emplace(*c.plain, t.shared->tls_context->native_handle());
+  c.tls.emplace(*c.socket, t.shared->tls_context->native_handle());
   SSL* ssl = c.tls->native_handle();
   if (t.shared->options.tls_resume) {
     SSL_set_ex_data(ssl, conn_index(), &c);
@@ -380,7 +379,7 @@ Task<void> conn_loop(Conn* cp) {
     if (c.tls) {
       failure = co_await exchange(c, *c.tls, target);
     } else {
-      failure = co_await exchange(c, *c.plain, target);
+      failure = co_await exchange(c, *c.socket, target);
     }
     c.deadline = 0;
     if (t.ending) break;
