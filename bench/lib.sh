@@ -273,3 +273,23 @@ make_cert() {
   cat "$dir/$name.crt" "$dir/$name.key" >"$dir/$name.pem"
   chmod 644 "$dir/$name.key" "$dir/$name.pem"
 }
+
+# bench_output REPORT [DATA_FILE NAME]...: prints REPORT; with --data DIR copies
+# each DATA_FILE to DIR/NAME; with --out FILE copies REPORT to FILE.
+bench_output() {
+  local report="$1"
+  shift
+  cat "$report"
+  if [[ -n "$data_dir" ]]; then
+    mkdir -p "$data_dir"
+    while (($# >= 2)); do
+      cp "$1" "$data_dir/$2"
+      shift 2
+    done
+  fi
+  if [[ -n "$out_file" ]]; then
+    mkdir -p "$(dirname "$out_file")"
+    cp "$report" "$out_file"
+    log "report written to $out_file"
+  fi
+}

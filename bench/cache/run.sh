@@ -376,14 +376,5 @@ report="$tmp/report.md"
   fi
 } >"$report"
 
-cat "$report"
-if [[ -n "$data_dir" ]]; then
-  mkdir -p "$data_dir"
-  cp "$results" "$data_dir/cache.tsv"
-fi
-if [[ -n "$out_file" ]]; then
-  mkdir -p "$(dirname "$out_file")"
-  cp "$report" "$out_file"
-  log "report written to $out_file"
-fi
+bench_output "$report" "$results" cache.tsv
 ((failed_runs == 0))

@@ -545,16 +545,6 @@ report="$tmp/report.md"
   fi
 } >"$report"
 
-cat "$report"
-if [[ -n "$data_dir" ]]; then
-  mkdir -p "$data_dir"
-  cp "$results" "$data_dir/closed.tsv"
-  cp "$open_results" "$data_dir/open.tsv"
-  { for p in "${proxies[@]}"; do printf '%s\t%s\n' "$p" "$(proxy_version "$p")"; done; } >"$data_dir/versions.tsv"
-fi
-if [[ -n "$out_file" ]]; then
-  mkdir -p "$(dirname "$out_file")"
-  cp "$report" "$out_file"
-  log "report written to $out_file"
-fi
+{ for p in "${proxies[@]}"; do printf '%s\t%s\n' "$p" "$(proxy_version "$p")"; done; } >"$tmp/versions.tsv"
+bench_output "$report" "$results" closed.tsv "$open_results" open.tsv "$tmp/versions.tsv" versions.tsv
 ((failed_runs == 0))

@@ -188,13 +188,4 @@ report="$tmp/report.md"
   echo "Per handshake (one request per connection) or per keep-alive request; lower is better."
 } >"$report"
 
-cat "$report"
-if [[ -n "$data_dir" ]]; then
-  mkdir -p "$data_dir"
-  cp "$results" "$data_dir/cost.tsv"
-fi
-if [[ -n "$out_file" ]]; then
-  mkdir -p "$(dirname "$out_file")"
-  cp "$report" "$out_file"
-  log "report written to $out_file"
-fi
+bench_output "$report" "$results" cost.tsv
